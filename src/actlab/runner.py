@@ -1,0 +1,166 @@
+"""One run, start to end: validate -> data -> model -> probe + train -> track.
+
+`run(cfg)` is a plain function of a composed config (what `python -m run` calls through Hydra, and
+what tests call with `hydra.compose`). TensorFlow and MLflow are imported only after the config has
+been validated, so a bad value costs nothing and leaves no record.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from actlab import config as config_stage
+from actlab.activations import effective_params, resolve_initializer
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class RunContext:
+    """What the launcher knows that the config does not."""
+
+    parent_run_id: str | None = None
+    skip_finished: bool = False  # a sweep skips configs that already have a FINISHED run
+    overrides: tuple[str, ...] = ()
+    workers: int = 1  # jobs sharing this machine's cores
+
+
+def run_name(cfg: DictConfig, initializer: str) -> str:
+    return f"{cfg.activation.name} · {cfg.model.name} · {initializer} · {cfg.dataset.name} · seed {cfg.seed}"
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(PROJECT_ROOT), "describe", "--always", "--dirty", "--abbrev=40"],
+            capture_output=True, text=True, timeout=5,
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    names = ("tensorflow", "keras", "hydra-core", "mlflow", "numpy", "pandas", "scikit-learn")
+    return {f"version.{name}": version(name) for name in names} | {"version.python": sys.version.split()[0]}
+
+
+def set_threads(threads: int, workers: int) -> int:
+    """Give TensorFlow this job's share of the cores; must happen before its first op."""
+    import tensorflow as tf
+
+    n = threads or max(1, (os.cpu_count() or 1) // max(1, workers))
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(n)
+        tf.config.threading.set_inter_op_parallelism_threads(min(2, n))
+    except RuntimeError:
+        pass  # already initialized by an earlier job in this worker process: same share
+    return n
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (a kill, a cluster pre-emption) handled like Ctrl-C: the run ends KILLED."""
+
+
+def _raise_terminated(signum, frame):
+    raise _Terminated(f"signal {signum}")
+
+
+def run(cfg: DictConfig, context: RunContext | None = None) -> dict[str, Any]:
+    context = context or RunContext()
+    config_stage.validate(cfg)
+    try:
+        signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:
+        pass  # not the main thread (e.g. a threaded launcher): leave signals to it
+
+    fingerprint = config_stage.fingerprint(cfg)
+    store = None
+    if cfg.tracking.enabled:
+        from actlab.track import Store
+
+        store = Store(cfg.tracking.uri, cfg.tracking.experiment)
+        if context.skip_finished:
+            done = store.find_finished(fingerprint)
+            if done:
+                print(f"skipped: run {done} already finished this config (fingerprint {fingerprint})")
+                return {"status": "skipped", "run_id": done, "fingerprint": fingerprint}
+
+    threads = set_threads(cfg.trainer.threads, context.workers)
+    import keras
+
+    from actlab.data import load_splits
+    from actlab.model import build_model, make_optimizer
+    from actlab.train import fit
+
+    keras.utils.set_random_seed(cfg.seed)
+    container = OmegaConf.to_container(cfg, resolve=True)
+    splits = load_splits(container["dataset"], as_images=cfg.model.kind == "cnn")
+    activation = cfg.activation.name
+    act_params = effective_params(activation, {k: v for k, v in container["activation"].items() if k != "name"})
+    initializer = resolve_initializer(cfg.initializer.name, activation)
+    model = build_model(container["model"], activation, act_params, initializer, splits.input_shape, splits.n_classes)
+    optimizer = make_optimizer(container["optimizer"])
+    trainer = dict(container["trainer"])
+    if trainer["verbose"] == "auto":
+        trainer["verbose"] = 1 if sys.stdout.isatty() else 2
+
+    if store is None:
+        result = fit(model, splits, optimizer, trainer, on_epoch=lambda metrics, step: None)
+        summary = {"status": "diverged" if result.diverged_epoch else "finished", "run_id": None, **result.final}
+        print(f"finished (tracking disabled) · test_accuracy {summary.get('test_accuracy', float('nan')):.4f}")
+        return summary
+
+    tags = {
+        "activation": activation, "model": cfg.model.name, "dataset": cfg.dataset.name,
+        "initializer": initializer, "config_fingerprint": fingerprint, "seed": str(cfg.seed),
+    }
+    with store.start_run(run_name(cfg, initializer), tags, context.parent_run_id) as tracked:
+        params = config_stage.flatten(cfg)
+        params |= {f"effective.{k}": v for k, v in act_params.items()} | {"effective.initializer": initializer}
+        params |= _versions() | {"git_commit": _git_commit(), "threads": threads}
+        params |= {f"data.{k}": v for k, v in splits.sizes().items()} | {"model.parameters": model.count_params()}
+        tracked.log_params(params)
+        result = fit(model, splits, optimizer, trainer, on_epoch=tracked.log_metrics)
+        tracked.log_metrics(result.final, step=len(result.history))
+        with tempfile.TemporaryDirectory() as tmp:
+            _write_artifacts(Path(tmp), cfg, context, model, result)
+            tracked.log_artifacts(Path(tmp))
+        status = "finished"
+        if result.diverged_epoch is not None:
+            # Kept, as FAILED, with the epoch where the loss stopped being finite.
+            tracked.status = "FAILED"
+            tracked.set_tags({"diverged": "true", "diverged_epoch": result.diverged_epoch})
+            status = "diverged"
+
+    from actlab.track import ui_command
+
+    accuracy = result.final.get("test_accuracy", float("nan"))
+    print(f"run {tracked.run_id} · {status} · test_accuracy {accuracy:.4f} · {ui_command(store.uri)}")
+    return {"status": status, "run_id": tracked.run_id, "fingerprint": fingerprint, **result.final}
+
+
+def _write_artifacts(directory: Path, cfg: DictConfig, context: RunContext, model, result) -> None:
+    import pandas as pd
+
+    from actlab.figures import learning_curve
+
+    (directory / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    (directory / "overrides.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(list(context.overrides))))
+    lines: list[str] = []
+    model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line))
+    (directory / "model_summary.txt").write_text("\n".join(lines) + "\n")
+    pd.DataFrame(result.layer_table).to_csv(directory / "layer_stats.csv", index=False)
+    if result.history:
+        learning_curve(result.history, f"{cfg.activation.name} · {cfg.model.name} · {cfg.dataset.name}", directory / "learning_curve.png")

@@ -1,0 +1,123 @@
+"""Sweeps: Hydra's launchers run the jobs; this module only ties them to one MLflow parent run.
+
+- `SweepTracking` (a Hydra callback, in the launching process): before any job starts, it creates
+  the database and the experiment once (parallel workers racing on a fresh SQLite file fail), marks
+  runs left RUNNING by killed processes as KILLED, and opens the parent run. After the last job it
+  prints the table of outcomes and ends the parent run.
+- `job_context` / `record_outcome` (in each job's process): find the parent run and write the job's
+  outcome to its output directory, so that the table is built from files, whatever the launcher.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from actlab.runner import RunContext
+
+PARENT_FILE = "mlflow_parent_run_id"
+OUTCOME_FILE = "outcome.json"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)  # readers see the old file or the whole new one, never half of it
+
+
+def job_context(cfg: DictConfig) -> RunContext:
+    hydra_cfg = HydraConfig.get()
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    launcher = hydra_cfg.launcher
+    workers = launcher.get("n_jobs") or 1 if "n_jobs" in launcher else 1
+    if workers == -1:
+        workers = os.cpu_count() or 1
+    parent = None
+    if multirun:
+        parent_file = Path(hydra_cfg.sweep.dir) / PARENT_FILE
+        parent = parent_file.read_text().strip() if parent_file.exists() else None
+    return RunContext(
+        parent_run_id=parent,
+        skip_finished=multirun and not cfg.tracking.rerun,
+        overrides=tuple(hydra_cfg.overrides.task),
+        workers=int(workers),
+    )
+
+
+def record_outcome(outcome: dict[str, Any]) -> None:
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        return
+    outcome = {**outcome, "job": hydra_cfg.job.num, "overrides": " ".join(hydra_cfg.overrides.task)}
+    _write_atomic(Path(hydra_cfg.runtime.output_dir) / OUTCOME_FILE, json.dumps(outcome, default=str))
+
+
+def sweep_table(sweep_dir: Path) -> list[dict[str, Any]]:
+    """One row per job that started: its outcome, or 'killed' if it never wrote one."""
+    rows = []
+    for job_dir in sorted((p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name)):
+        outcome_file = job_dir / OUTCOME_FILE
+        if outcome_file.exists():
+            rows.append(json.loads(outcome_file.read_text()))
+        else:
+            rows.append({"job": int(job_dir.name), "status": "killed", "reason": "no outcome written (process ended)"})
+    return rows
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    counts = {status: sum(r["status"] == status for r in rows) for status in ("finished", "skipped", "diverged", "failed", "killed")}
+    lines = ["sweep: " + ", ".join(f"{n} {status}" for status, n in counts.items() if n)]
+    for row in rows:
+        detail = row.get("reason") or (f"test_accuracy {row['test_accuracy']:.4f}" if "test_accuracy" in row else "")
+        lines.append(f"  #{row['job']:<3} {row['status']:<9} {row.get('run_id') or '-':<32}  {row.get('overrides', '')}  {detail}".rstrip())
+    return "\n".join(lines)
+
+
+class SweepTracking(Callback):
+    def __init__(self) -> None:
+        self.store = None
+        self.parent_id: str | None = None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if not config.tracking.enabled:
+            return
+        from actlab.track import Store
+
+        self.store = Store(config.tracking.uri, config.tracking.experiment)
+        stale = self.store.mark_stale_runs()
+        if stale:
+            print(f"sweep: marked {len(stale)} run(s) left RUNNING by a killed process as KILLED")
+        sweep_dir = Path(config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        overrides = " ".join(config.hydra.overrides.task)
+        name = f"sweep · {time.strftime('%Y-%m-%d %H:%M:%S')} · {overrides}"[:250]
+        parent = self.store.start_run(name, {"sweep": "true", "sweep_dir": str(sweep_dir.resolve()), "overrides": overrides[:5000]})
+        self.parent_id = parent.run_id
+        _write_atomic(sweep_dir / PARENT_FILE, self.parent_id)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        rows = sweep_table(sweep_dir) if sweep_dir.exists() else []
+        print(format_table(rows))
+        if self.store is not None and self.parent_id is not None:
+            ok = all(r["status"] in ("finished", "skipped") for r in rows)
+            counts = {f"jobs_{s}": sum(r["status"] == s for r in rows) for s in ("finished", "skipped", "diverged", "failed", "killed")}
+            self.store.client.log_batch(self.parent_id, metrics=[])  # keep the connection warm for the tags below
+            from mlflow.entities import RunTag
+
+            self.store.client.log_batch(self.parent_id, tags=[RunTag(k, str(v)) for k, v in counts.items()])
+            self.store.client.set_terminated(self.parent_id, "FINISHED" if ok else "FAILED")
+            print(f"sweep parent run {self.parent_id} · compare the jobs in: {self._ui()}")
+
+    def _ui(self) -> str:
+        from actlab.track import ui_command
+
+        return ui_command(self.store.uri)

@@ -1,0 +1,147 @@
+"""Stage 6: record runs in MLflow.
+
+Uses `MlflowClient` with explicit run ids (no global "active run"), so that several runs in one
+process, a sweep's parent run and its children never get mixed up. Every run that is started is
+ended with a status: FINISHED, FAILED (an exception, a divergence) or KILLED (Ctrl-C, SIGTERM);
+runs left RUNNING by a SIGKILL are found and marked KILLED by `mark_stale_runs`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
+
+HOST = socket.gethostname()
+_BATCH = 1000  # MLflow's limit of metrics per log_batch call
+
+
+def resolve_uri(uri: str) -> str:
+    """`sqlite:///results/mlflow.db` (relative to the working directory) -> an absolute URI."""
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+        path = Path(uri[len(prefix):]).resolve()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return prefix + str(path)
+    return uri
+
+
+def ui_command(uri: str) -> str:
+    if uri.startswith(("http://", "https://")):
+        return f"open {uri}"
+    return f"mlflow ui --backend-store-uri {uri}"
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Store:
+    """One MLflow experiment in one tracking store, created on first use."""
+
+    def __init__(self, uri: str, experiment: str):
+        self.uri = resolve_uri(uri)
+        self.client = MlflowClient(tracking_uri=self.uri)
+        self.experiment_id = self._experiment_id(experiment)
+
+    def _experiment_id(self, name: str) -> str:
+        found = self.client.get_experiment_by_name(name)
+        if found is not None:
+            return found.experiment_id
+        location = None
+        if self.uri.startswith("sqlite:///"):
+            # Artifacts next to the database, not in whatever directory the user ran from.
+            location = (Path(self.uri[len("sqlite:///"):]).parent / "mlartifacts" / name).as_uri()
+        try:
+            return self.client.create_experiment(name, artifact_location=location)
+        except Exception:  # created meanwhile by another process
+            found = self.client.get_experiment_by_name(name)
+            if found is None:
+                raise
+            return found.experiment_id
+
+    def start_run(self, name: str, tags: dict[str, str], parent_id: str | None = None) -> "TrackedRun":
+        tags = {**tags, "host": HOST, "pid": str(os.getpid())}
+        if parent_id:
+            tags["mlflow.parentRunId"] = parent_id
+        run = self.client.create_run(self.experiment_id, run_name=name, tags=tags)
+        return TrackedRun(self, run.info.run_id)
+
+    def find_finished(self, fingerprint: str) -> str | None:
+        runs = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.config_fingerprint = '{fingerprint}' and attributes.status = 'FINISHED'",
+            max_results=1,
+        )
+        return runs[0].info.run_id if runs else None
+
+    def mark_stale_runs(self) -> list[str]:
+        """End as KILLED the RUNNING runs of this host whose process is gone (e.g. after SIGKILL)."""
+        stale = []
+        runs = self.client.search_runs(
+            [self.experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=5000
+        )
+        for run in runs:
+            pid = run.data.tags.get("pid", "")
+            if run.data.tags.get("host") == HOST and pid.isdigit() and not pid_alive(int(pid)):
+                self.client.set_tag(run.info.run_id, "ended_by", "stale-run cleanup: its process was gone")
+                self.client.set_terminated(run.info.run_id, "KILLED")
+                stale.append(run.info.run_id)
+        return stale
+
+
+class TrackedRun:
+    """An MLflow run; as a context manager it always ends with a status, never left RUNNING."""
+
+    def __init__(self, store: Store, run_id: str):
+        self.store = store
+        self.client = store.client
+        self.run_id = run_id
+        self.status = "FINISHED"
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        items = [Param(key, str(value)[:6000]) for key, value in params.items()]
+        for start in range(0, len(items), 100):
+            self.client.log_batch(self.run_id, params=items[start:start + 100])
+
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        now = int(time.time() * 1000)
+        items = [Metric(key, float(value), now, step) for key, value in metrics.items()]
+        for start in range(0, len(items), _BATCH):
+            self.client.log_batch(self.run_id, metrics=items[start:start + _BATCH])
+
+    def set_tags(self, tags: dict[str, Any]) -> None:
+        self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+    def log_artifacts(self, directory: Path) -> None:
+        self.client.log_artifacts(self.run_id, str(directory))
+
+    def __enter__(self) -> "TrackedRun":
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        if kind is not None:
+            killed = issubclass(kind, (KeyboardInterrupt, SystemExit))
+            self.status = "KILLED" if killed else "FAILED"
+            try:
+                self.set_tags({"error": f"{kind.__name__}: {error}"[:5000]})
+            except Exception:
+                pass
+        self.client.set_terminated(self.run_id, self.status)
+
+
+def children(store: Store, parent_id: str) -> Iterable[Any]:
+    return store.client.search_runs(
+        [store.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent_id}'", max_results=10000
+    )

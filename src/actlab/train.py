@@ -1,0 +1,137 @@
+"""Stage 5: train one model, with the probe, a divergence guard and best-on-validation selection.
+
+`fit` knows nothing of MLflow: it hands every epoch's metrics to an `on_epoch(metrics, step)`
+callable, which the tracking stage supplies (or not, with tracking disabled).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import keras
+
+from actlab.data import Splits
+from actlab.probe import STATISTICS, LayerProbe
+
+EpochSink = Callable[[dict[str, float], int], None]  # (metrics, step), as MLflow's log_metrics
+
+
+@dataclass
+class FitResult:
+    history: list[dict[str, float]]  # one dict per epoch: loss, accuracy, val_*, epoch_time_s
+    layer_table: list[dict[str, Any]]  # long table rows: step, layer, one column per statistic
+    final: dict[str, float] = field(default_factory=dict)
+    diverged_epoch: int | None = None
+
+
+class _EpochRecorder(keras.callbacks.Callback):
+    """Probes at step 0 and after each epoch, keeps the best weights on val_accuracy, stops on NaN."""
+
+    def __init__(self, probe: LayerProbe | None, on_epoch: EpochSink):
+        super().__init__()
+        self.probe = probe
+        self.on_epoch = on_epoch
+        self.history: list[dict[str, float]] = []
+        self.layer_rows: list[dict[str, Any]] = []
+        self.best_val = -math.inf
+        self.best_weights: list[np.ndarray] | None = None
+        self.diverged_epoch: int | None = None
+        self._epoch = 0
+        self._epoch_start = 0.0
+
+    def _probe(self, step: int) -> dict[str, float]:
+        if self.probe is None:
+            return {}
+        table = self.probe()
+        for layer, values in enumerate(table, start=1):
+            self.layer_rows.append({"step": step, "layer": layer, **dict(zip(STATISTICS, map(float, values)))})
+        return self.probe.as_metrics(table)
+
+    def on_train_begin(self, logs=None):
+        self.on_epoch(self._probe(0), 0)  # the initialized network, before any update
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch + 1
+        self._epoch_start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.diverged_epoch = self._epoch
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        metrics = {key: float(value) for key, value in (logs or {}).items()}
+        metrics["epoch_time_s"] = time.perf_counter() - self._epoch_start
+        self.history.append(metrics)
+        if self.diverged_epoch is None:
+            metrics.update(self._probe(self._epoch))
+            val = metrics.get("val_accuracy", -math.inf)
+            if val > self.best_val:
+                self.best_val = val
+                self.best_weights = self.model.get_weights()
+        self.on_epoch(metrics, self._epoch)
+
+
+def convergence(val_accuracy: list[float], target_fraction: float) -> dict[str, float]:
+    """Best epoch, epochs to reach `target_fraction` of the best, and the mean over epochs."""
+    best = max(val_accuracy)
+    best_epoch = val_accuracy.index(best) + 1
+    target = target_fraction * best
+    to_target = next(epoch for epoch, acc in enumerate(val_accuracy, start=1) if acc >= target)
+    return {
+        "best_val_accuracy": best,
+        "best_epoch": best_epoch,
+        "epochs_to_target": to_target,
+        "val_accuracy_auc": float(np.mean(val_accuracy)),
+    }
+
+
+def fit(
+    model: keras.Model,
+    splits: Splits,
+    optimizer: keras.optimizers.Optimizer,
+    trainer: dict[str, Any],
+    on_epoch: EpochSink,
+    probe_enabled: bool = True,
+) -> FitResult:
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    probe = None
+    if probe_enabled:
+        n = min(trainer["probe_batch"], len(splits.y_val))
+        probe = LayerProbe(model, splits.x_val[:n], splits.y_val[:n])
+    recorder = _EpochRecorder(probe, on_epoch)
+    callbacks: list[keras.callbacks.Callback] = [recorder]
+    if trainer["early_stopping"]:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=trainer["patience"]))
+
+    start = time.perf_counter()
+    model.fit(
+        splits.x_train, splits.y_train,
+        validation_data=(splits.x_val, splits.y_val),
+        epochs=trainer["epochs"], batch_size=trainer["batch_size"],
+        shuffle=True, callbacks=callbacks, verbose=trainer["verbose"],
+    )
+    result = FitResult(recorder.history, recorder.layer_rows, diverged_epoch=recorder.diverged_epoch)
+    result.final["train_time_s"] = time.perf_counter() - start
+    finite = [h["val_accuracy"] for h in recorder.history if math.isfinite(h.get("val_accuracy", math.nan))]
+    if recorder.diverged_epoch is not None or not finite:
+        return result
+
+    result.final.update(convergence(finite, trainer["target_fraction"]))
+    # The test split is read once, with the weights of the best validation epoch.
+    model.set_weights(recorder.best_weights)
+    test_loss, test_accuracy = model.evaluate(splits.x_test, splits.y_test, batch_size=1024, verbose=0)
+    best = recorder.history[result.final["best_epoch"] - 1]
+    result.final.update(
+        test_loss=float(test_loss),
+        test_accuracy=float(test_accuracy),
+        # Generalization gap at the selected epoch: what claim 4 (PReLU overfits) measures.
+        train_accuracy=best["accuracy"],
+        generalization_gap=best["accuracy"] - best["val_accuracy"],
+    )
+    return result

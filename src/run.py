@@ -1,0 +1,45 @@
+"""`python -m run KEY=VALUE ...`: train, probe and track one model (or a sweep, with -m).
+
+Thin on purpose: Hydra composes conf/ (and experiments/), `actlab.runner.run` does the work.
+TensorFlow is imported only inside the run, so `--help` and `--cfg job` stay fast.
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import hydra  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+def main(cfg: DictConfig) -> dict | None:
+    from actlab.config import ConfigError
+    from actlab.data import DatasetUnavailable
+    from actlab.runner import run
+    from actlab.sweep import job_context, record_outcome
+
+    context = job_context(cfg)
+    try:
+        result = run(cfg, context)
+    except (ConfigError, DatasetUnavailable) as error:
+        record_outcome({"status": "failed", "reason": str(error)})
+        print(f"error: {error}", file=sys.stderr)
+        if not context.parent_run_id:
+            sys.exit(2)
+        return None
+    except Exception as error:
+        # In a sweep one job's failure must not stop the others (its MLflow run is already FAILED).
+        record_outcome({"status": "failed", "reason": f"{type(error).__name__}: {error}"[:500]})
+        if not context.parent_run_id:
+            raise
+        print(f"error: job failed: {type(error).__name__}: {error}", file=sys.stderr)
+        return None
+    record_outcome(result)
+    return result
+
+
+if __name__ == "__main__":
+    main()
