@@ -7,7 +7,7 @@ TensorFlow is imported only inside the run, so `--help` and `--cfg job` stay fas
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow C++ start-up chatter (CUDA probes on a CPU box)
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import hydra  # noqa: E402
@@ -30,6 +30,10 @@ def main(cfg: DictConfig) -> dict | None:
         if not context.parent_run_id:
             sys.exit(2)
         return None
+    except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM: the MLflow run is already KILLED
+        record_outcome({"status": "killed", "reason": f"interrupted ({interrupt or 'Ctrl-C'})"})
+        print(f"interrupted ({interrupt or 'Ctrl-C'}): the run was ended as KILLED", file=sys.stderr)
+        sys.exit(130)
     except Exception as error:
         # In a sweep one job's failure must not stop the others (its MLflow run is already FAILED).
         record_outcome({"status": "failed", "reason": f"{type(error).__name__}: {error}"[:500]})

@@ -78,6 +78,12 @@ def validate(cfg: DictConfig) -> None:
     _check_bool(cfg, "dataset.standardize")
     for key in dataset.size_keys:
         _check_int(cfg, f"dataset.{key}", 2)
+    if dataset.name == "synthetic":
+        d = cfg.dataset
+        if d.n_informative > d.n_features:
+            _fail("dataset.n_informative", d.n_informative, f"at most dataset.n_features ({d.n_features})")
+        if d.n_classes * 2 > 2**d.n_informative:
+            _fail("dataset.n_classes", d.n_classes, f"at most 2**n_informative / 2 ({2 ** d.n_informative // 2})")
 
     # model
     _check_choice(cfg, "model.kind", MODELS)

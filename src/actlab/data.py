@@ -8,13 +8,19 @@ statistics, because SELU's self-normalization assumes zero-mean, unit-variance i
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-KERAS_CACHE = Path.home() / ".keras" / "datasets"
+OFFLINE_DATASETS = "mnist_5k, digits, breast_cancer, wine, synthetic, mnist1d"
+
+
+def keras_cache() -> Path:
+    """Where keras.datasets looks for (and downloads) its files."""
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
 
 
 class DatasetUnavailable(RuntimeError):
@@ -80,10 +86,10 @@ def _keras_download(module: str, file_name: str):
         try:
             (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, module).load_data()
         except Exception as error:  # urllib raises several types; all mean "could not fetch"
+            reason = " ".join(str(error).split(" -- ")[-1].split())[:120]
             raise DatasetUnavailable(
-                f"dataset={module} must be downloaded and the download failed "
-                f"({type(error).__name__}); with no network, copy {file_name} into {KERAS_CACHE}/ "
-                f"or use an offline dataset: mnist_5k, digits, breast_cancer, wine, synthetic, mnist1d"
+                f"dataset={module} must be downloaded and the download failed ({reason}); "
+                f"offline, put {file_name} in {keras_cache()}/ or use an offline dataset: {OFFLINE_DATASETS}"
             ) from None
         x = np.concatenate([x_train, x_test]).reshape(len(x_train) + len(x_test), -1)
         return x, np.concatenate([y_train, y_test]).reshape(-1)

@@ -60,7 +60,7 @@ def build_model(
         dense = keras.layers.Dense(model_cfg["width"], kernel_initializer=initializer, name=f"hidden_{index:02d}")
         x = _block(x, index, dense, model_cfg, activation, activation_params, conv=False)
     outputs = keras.layers.Dense(n_classes, activation="softmax", name="output")(x)
-    return keras.Model(inputs, outputs, name=f"{model_cfg['name']}_{activation}")
+    return keras.Model(inputs, outputs, name=f"{model_cfg['kind']}_{activation}")
 
 
 def make_optimizer(optimizer_cfg: dict[str, Any]) -> keras.optimizers.Optimizer:

@@ -82,20 +82,22 @@ def run(cfg: DictConfig, context: RunContext | None = None) -> dict[str, Any]:
     config_stage.validate(cfg)
     try:
         signal.signal(signal.SIGTERM, _raise_terminated)
+        # Ctrl-C must interrupt even where the parent shell started us with SIGINT ignored.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     except ValueError:
         pass  # not the main thread (e.g. a threaded launcher): leave signals to it
 
     fingerprint = config_stage.fingerprint(cfg)
     store = None
-    if cfg.tracking.enabled:
+    if cfg.tracking.enabled and context.skip_finished:
+        # In a sweep the store was created before the jobs started: looking costs no new record.
         from actlab.track import Store
 
         store = Store(cfg.tracking.uri, cfg.tracking.experiment)
-        if context.skip_finished:
-            done = store.find_finished(fingerprint)
-            if done:
-                print(f"skipped: run {done} already finished this config (fingerprint {fingerprint})")
-                return {"status": "skipped", "run_id": done, "fingerprint": fingerprint}
+        done = store.find_finished(fingerprint)
+        if done:
+            print(f"skipped: run {done} already finished this config (fingerprint {fingerprint})")
+            return {"status": "skipped", "run_id": done, "fingerprint": fingerprint}
 
     threads = set_threads(cfg.trainer.threads, context.workers)
     import keras
@@ -116,12 +118,16 @@ def run(cfg: DictConfig, context: RunContext | None = None) -> dict[str, Any]:
     if trainer["verbose"] == "auto":
         trainer["verbose"] = 1 if sys.stdout.isatty() else 2
 
-    if store is None:
+    if not cfg.tracking.enabled:
         result = fit(model, splits, optimizer, trainer, on_epoch=lambda metrics, step: None)
         summary = {"status": "diverged" if result.diverged_epoch else "finished", "run_id": None, **result.final}
         print(f"finished (tracking disabled) · test_accuracy {summary.get('test_accuracy', float('nan')):.4f}")
         return summary
 
+    if store is None:  # data and model are ready: only now does the run leave a record
+        from actlab.track import Store
+
+        store = Store(cfg.tracking.uri, cfg.tracking.experiment)
     tags = {
         "activation": activation, "model": cfg.model.name, "dataset": cfg.dataset.name,
         "initializer": initializer, "config_fingerprint": fingerprint, "seed": str(cfg.seed),

@@ -1,0 +1,111 @@
+"""Every config option composes; every bad value is refused in one line, before TensorFlow loads."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from omegaconf import OmegaConf
+
+from actlab import config as config_stage
+from actlab.config import ConfigError
+from conftest import CONF, ROOT, compose_config, run_cli
+
+GROUPS = ["dataset", "model", "activation", "initializer", "optimizer", "trainer", "tracking"]
+OPTIONS = [(group, path.stem) for group in GROUPS for path in sorted((CONF / group).glob("*.yaml"))]
+EXPERIMENTS = sorted(p.stem for p in (ROOT / "experiments").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("group,option", OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
+def test_every_option_composes_and_validates(group, option):
+    overrides = [f"{group}={option}"]
+    if group == "model" and option == "cnn":
+        overrides.append("dataset=digits")
+    cfg = compose_config(overrides)
+    config_stage.validate(cfg)
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+@pytest.mark.parametrize("profile", ["quick", "full"])
+def test_every_experiment_composes_with_its_sweep(experiment, profile):
+    with __import__("hydra").initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = __import__("hydra").compose(
+            config_name="config", overrides=[f"experiment={experiment}", f"profile={profile}"], return_hydra_config=True
+        )
+    config_stage.validate(cfg)
+    params = OmegaConf.to_container(cfg.hydra.sweeper.params, resolve=True)
+    assert params, f"{experiment} sweeps nothing"
+
+
+BAD = [
+    (["model.depth=0"], "model.depth=0"),
+    (["trainer.epochs=-1"], "trainer.epochs=-1"),
+    (["dataset.train_fraction=1.5"], "dataset.train_fraction=1.5"),
+    (["optimizer.learning_rate=0"], "optimizer.learning_rate=0"),
+    (["model=cnn", "dataset=breast_cancer"], "model=cnn needs an image dataset"),
+    (["activation=relu", "+activation.alpha=1"], "relu takes no such parameter"),
+    (["activation=leaky_relu", "activation.negative_slope=-0.1"], "activation.negative_slope=-0.1"),
+    (["trainer.batch_size=0"], "trainer.batch_size=0"),
+    (["seed=-3"], "seed=-3"),
+    (["model.dropout=1.0"], "model.dropout=1.0"),
+    (["trainer.target_fraction=0"], "trainer.target_fraction=0"),
+    (["dataset=synthetic", "dataset.n_informative=30"], "dataset.n_informative=30"),
+]
+
+
+@pytest.mark.parametrize("overrides,expected", BAD, ids=[" ".join(o) for o, _ in BAD])
+def test_bad_values_are_refused_in_one_line(overrides, expected):
+    cfg = compose_config(overrides)
+    with pytest.raises(ConfigError) as error:
+        config_stage.validate(cfg)
+    message = str(error.value)
+    assert expected in message and "\n" not in message
+    assert "allowed" in message or "needs" in message
+
+
+def test_cli_refuses_bad_value_before_tensorflow_and_tracking(tmp_path):
+    db = tmp_path / "mlflow.db"
+    done = run_cli("model.depth=0", f"tracking.uri=sqlite:///{db}", "hydra.run.dir=" + str(tmp_path / "out"))
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert lines == ["error: model.depth=0 is not allowed: an integer >= 1"]
+    assert not db.exists()  # no tracking record of any kind
+
+
+def test_validation_never_imports_tensorflow_or_mlflow():
+    code = (
+        "import sys\n"
+        "from conftest import compose_config\n"
+        "from actlab.runner import run\n"
+        "from actlab.config import ConfigError\n"
+        "try:\n    run(compose_config(['trainer.epochs=-1']))\nexcept ConfigError:\n    pass\n"
+        "print(sorted(m for m in ('tensorflow', 'keras', 'mlflow') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT / "tests", capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "[]", done.stderr
+
+
+def test_unknown_option_lists_the_choices_without_traceback():
+    done = run_cli("activation=swishy")
+    assert done.returncode != 0
+    assert "Could not find 'activation/swishy'" in done.stderr
+    assert "selu" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_help_and_cfg_job_do_not_import_tensorflow():
+    for args in (["--help"], ["--cfg", "job"]):
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "run", *args], cwd=ROOT, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0
+        imported = {line.split("|")[-1].strip().split(".")[0] for line in done.stderr.splitlines() if "|" in line}
+        assert "tensorflow" not in imported and "keras" not in imported and "mlflow" not in imported
+
+
+def test_fingerprint_ignores_tracking_but_not_what_is_trained():
+    base = compose_config([])
+    moved = compose_config(["tracking.experiment=elsewhere", "trainer.verbose=2"])
+    other_seed = compose_config(["seed=1"])
+    assert config_stage.fingerprint(base) == config_stage.fingerprint(moved)
+    assert config_stage.fingerprint(base) != config_stage.fingerprint(other_seed)

@@ -1,0 +1,122 @@
+"""A whole tracked run, read back the way a user reads it: `mlflow.search_runs` and the artifacts."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+from mlflow import MlflowClient
+
+from actlab.probe import STATISTICS
+from actlab.runner import run
+from actlab.track import Store
+from conftest import ROOT, TINY, run_cli, search_runs
+
+
+def test_tracked_run_records_everything(tiny_cfg, tmp_path):
+    result = run(tiny_cfg("activation=selu", "model.depth=3", "trainer.epochs=2"))
+    runs = search_runs(tmp_path / "mlflow.db")
+    assert len(runs) == 1
+    row = runs.iloc[0]
+    assert row["status"] == "FINISHED" and row["run_id"] == result["run_id"]
+    assert row["tags.mlflow.runName"] == "selu · mlp · lecun_normal · digits · seed 0"
+    for tag, value in {"activation": "selu", "model": "mlp", "dataset": "digits", "initializer": "lecun_normal"}.items():
+        assert row[f"tags.{tag}"] == value
+    assert len(row["tags.config_fingerprint"]) == 16
+    assert row["params.model.depth"] == "3" and row["params.activation.name"] == "selu"
+    assert row["params.version.tensorflow"] and row["params.git_commit"]
+    for final in ("test_accuracy", "test_loss", "best_val_accuracy", "best_epoch", "train_time_s",
+                  "epochs_to_target", "val_accuracy_auc"):
+        assert not math.isnan(row[f"metrics.{final}"]), final
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    for metric in ("loss", "accuracy", "val_loss", "val_accuracy", "epoch_time_s"):
+        assert [m.step for m in client.get_metric_history(result["run_id"], metric)] == [1, 2]
+    for stat in STATISTICS:
+        for layer in (1, 2, 3):
+            steps = [m.step for m in client.get_metric_history(result["run_id"], f"{stat}/layer_{layer:02d}")]
+            assert steps == [0, 1, 2], (stat, layer)
+    artifacts = {a.path for a in client.list_artifacts(result["run_id"])}
+    assert artifacts == {"config.yaml", "overrides.yaml", "model_summary.txt", "layer_stats.csv", "learning_curve.png"}
+    table = client.download_artifacts(result["run_id"], "layer_stats.csv", str(tmp_path))
+    import pandas as pd
+
+    layer_stats = pd.read_csv(table)
+    assert list(layer_stats.columns) == ["step", "layer", *STATISTICS] and len(layer_stats) == 3 * 3
+
+
+def test_divergence_keeps_a_failed_run_and_returns(tiny_cfg, tmp_path):
+    result = run(tiny_cfg("optimizer=sgd", "optimizer.learning_rate=1e6", "trainer.epochs=3"))
+    assert result["status"] == "diverged"
+    row = search_runs(tmp_path / "mlflow.db").iloc[0]
+    assert row["status"] == "FAILED"
+    assert row["tags.diverged"] == "true" and row["tags.diverged_epoch"] == "1"
+
+
+def test_same_seed_same_metrics(tiny_cfg, tmp_path):
+    first = run(tiny_cfg("trainer.epochs=2", "seed=3"))
+    second = run(tiny_cfg("trainer.epochs=2", "seed=3"))
+    other = run(tiny_cfg("trainer.epochs=2", "seed=4"))
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+
+    def history(run_id):
+        return [(m.step, m.value) for name in ("loss", "val_accuracy", "act_std/layer_02")
+                for m in client.get_metric_history(run_id, name)]
+
+    assert history(first["run_id"]) == history(second["run_id"])
+    assert history(first["run_id"]) != history(other["run_id"])
+
+
+def test_an_exception_inside_a_run_ends_it_failed(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'mlflow.db'}", "activation-lab")
+    with pytest.raises(RuntimeError):
+        with store.start_run("boom", {}) as tracked:
+            raise RuntimeError("mid-run failure")
+    run_info = store.client.get_run(tracked.run_id)
+    assert run_info.info.status == "FAILED" and "mid-run failure" in run_info.data.tags["error"]
+
+
+def _wait_for_running(db, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if db.exists():
+            try:
+                with sqlite3.connect(db) as conn:
+                    if conn.execute("select count(*) from runs where status='RUNNING'").fetchone()[0]:
+                        return True
+            except sqlite3.OperationalError:
+                pass
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.parametrize("sig,status", [(signal.SIGINT, "KILLED"), (signal.SIGTERM, "KILLED")])
+def test_interrupt_or_kill_mid_run_leaves_it_killed_not_running(tmp_path, sig, status):
+    db = tmp_path / "mlflow.db"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "run", *TINY, "trainer.epochs=200", f"tracking.uri=sqlite:///{db}",
+         f"hydra.run.dir={tmp_path / 'out'}"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    assert _wait_for_running(db), "the run never started"
+    time.sleep(1.0)
+    process.send_signal(sig)
+    process.wait(timeout=60)
+    assert process.returncode != 0
+    assert search_runs(db)["status"].tolist() == [status]
+
+
+def test_cli_run_ends_with_the_one_line_summary(tmp_path):
+    db = tmp_path / "mlflow.db"
+    done = run_cli(*TINY, f"tracking.uri=sqlite:///{db}", f"hydra.run.dir={tmp_path / 'out'}")
+    assert done.returncode == 0, done.stderr
+    last = done.stdout.strip().splitlines()[-1]
+    run_id = search_runs(db).iloc[0]["run_id"]
+    assert last.startswith(f"run {run_id} · finished · test_accuracy 0.")
+    assert last.endswith(f"mlflow ui --backend-store-uri sqlite:///{db}")
