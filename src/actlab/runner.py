@@ -32,6 +32,7 @@ class RunContext:
     skip_finished: bool = False  # a sweep skips configs that already have a FINISHED run
     overrides: tuple[str, ...] = ()
     workers: int = 1  # jobs sharing this machine's cores
+    threads: int = 0  # TensorFlow threads for this job; 0 = cores / workers
 
 
 def run_name(cfg: DictConfig, initializer: str) -> str:
@@ -66,7 +67,7 @@ def set_threads(threads: int, workers: int) -> int:
         tf.config.threading.set_inter_op_parallelism_threads(min(2, n))
     except RuntimeError:
         pass  # already initialized by an earlier job in this worker process: same share
-    return n
+    return tf.config.threading.get_intra_op_parallelism_threads() or n
 
 
 class _Terminated(KeyboardInterrupt):
@@ -99,7 +100,7 @@ def run(cfg: DictConfig, context: RunContext | None = None) -> dict[str, Any]:
             print(f"skipped: run {done} already finished this config (fingerprint {fingerprint})")
             return {"status": "skipped", "run_id": done, "fingerprint": fingerprint}
 
-    threads = set_threads(cfg.trainer.threads, context.workers)
+    threads = set_threads(context.threads or cfg.trainer.threads, context.workers)
     import keras
 
     from actlab.data import load_splits
@@ -154,7 +155,10 @@ def run(cfg: DictConfig, context: RunContext | None = None) -> dict[str, Any]:
 
     accuracy = result.final.get("test_accuracy", float("nan"))
     print(f"run {tracked.run_id} · {status} · test_accuracy {accuracy:.4f} · {ui_command(store.uri)}")
-    return {"status": status, "run_id": tracked.run_id, "fingerprint": fingerprint, **result.final}
+    summary = {"status": status, "run_id": tracked.run_id, "fingerprint": fingerprint, **result.final}
+    if result.diverged_epoch is not None:
+        summary["reason"] = f"diverged: the loss stopped being finite in epoch {result.diverged_epoch}"
+    return summary
 
 
 def _write_artifacts(directory: Path, cfg: DictConfig, context: RunContext, model, result) -> None:

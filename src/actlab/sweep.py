@@ -37,9 +37,11 @@ def job_context(cfg: DictConfig) -> RunContext:
     hydra_cfg = HydraConfig.get()
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     launcher = hydra_cfg.launcher
-    workers = launcher.get("n_jobs") or 1 if "n_jobs" in launcher else 1
-    if workers == -1:
+    # Parallel jobs on this machine share its cores: joblib says how many workers there are.
+    workers = launcher.get("n_jobs", 1) if "n_jobs" in launcher else 1
+    if workers in (None, -1):
         workers = os.cpu_count() or 1
+    threads = cfg.trainer.threads or launcher.get("cpus_per_task") or 0  # submitit: the job's CPUs
     parent = None
     if multirun:
         parent_file = Path(hydra_cfg.sweep.dir) / PARENT_FILE
@@ -49,6 +51,7 @@ def job_context(cfg: DictConfig) -> RunContext:
         skip_finished=multirun and not cfg.tracking.rerun,
         overrides=tuple(hydra_cfg.overrides.task),
         workers=int(workers),
+        threads=int(threads),
     )
 
 
@@ -72,12 +75,19 @@ def sweep_table(sweep_dir: Path) -> list[dict[str, Any]]:
     return rows
 
 
+STATUSES = ("finished", "skipped", "diverged", "failed", "killed")
+
+
 def format_table(rows: list[dict[str, Any]]) -> str:
-    counts = {status: sum(r["status"] == status for r in rows) for status in ("finished", "skipped", "diverged", "failed", "killed")}
-    lines = ["sweep: " + ", ".join(f"{n} {status}" for status, n in counts.items() if n)]
-    for row in rows:
+    counts = {status: sum(r["status"] == status for r in rows) for status in STATUSES}
+    lines = ["sweep: " + (", ".join(f"{n} {status}" for status, n in counts.items() if n) or "no jobs ran")]
+    # Show only the overrides that tell the jobs apart.
+    split = [row.get("overrides", "").split() for row in rows]
+    common = set.intersection(*map(set, split)) if len(split) > 1 else set()
+    for row, overrides in zip(rows, split):
         detail = row.get("reason") or (f"test_accuracy {row['test_accuracy']:.4f}" if "test_accuracy" in row else "")
-        lines.append(f"  #{row['job']:<3} {row['status']:<9} {row.get('run_id') or '-':<32}  {row.get('overrides', '')}  {detail}".rstrip())
+        varying = " ".join(o for o in overrides if o not in common)
+        lines.append(f"  #{row['job']:<3} {row['status']:<9} {row.get('run_id') or '-':<32}  {varying}  {detail}".rstrip())
     return "\n".join(lines)
 
 
@@ -109,8 +119,7 @@ class SweepTracking(Callback):
         print(format_table(rows))
         if self.store is not None and self.parent_id is not None:
             ok = all(r["status"] in ("finished", "skipped") for r in rows)
-            counts = {f"jobs_{s}": sum(r["status"] == s for r in rows) for s in ("finished", "skipped", "diverged", "failed", "killed")}
-            self.store.client.log_batch(self.parent_id, metrics=[])  # keep the connection warm for the tags below
+            counts = {f"jobs_{s}": sum(r["status"] == s for r in rows) for s in STATUSES}
             from mlflow.entities import RunTag
 
             self.store.client.log_batch(self.parent_id, tags=[RunTag(k, str(v)) for k, v in counts.items()])

@@ -1,0 +1,147 @@
+"""Sweeps with Hydra's real launchers and real MLflow stores: parallel, killed and resumed, failing
+jobs, a tracking server over HTTP, submitit."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from mlflow import MlflowClient
+
+from conftest import ROOT, TINY, run_cli, search_runs
+
+
+def _sweep(tmp_path, *args: str, db=None, env=None, name="sweep"):
+    db = db or tmp_path / "mlflow.db"
+    return run_cli("-m", *TINY, f"tracking.uri=sqlite:///{db}", f"hydra.sweep.dir={tmp_path / name}", *args, env=env)
+
+
+def _children(runs):
+    parents = runs[runs["tags.sweep"] == "true"] if "tags.sweep" in runs else runs.iloc[0:0]
+    return parents, runs[runs["tags.sweep"] != "true"] if "tags.sweep" in runs else runs
+
+
+def test_joblib_two_workers_eight_jobs_one_store(tmp_path):
+    done = _sweep(tmp_path, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+                  "activation=relu,tanh,elu,selu", "seed=0,1")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "database is locked" not in done.stdout + done.stderr
+    assert "sweep: 8 finished" in done.stdout
+    parents, children = _children(search_runs(tmp_path / "mlflow.db"))
+    assert len(parents) == 1 and len(children) == 8
+    assert set(children["tags.mlflow.parentRunId"]) == {parents.iloc[0]["run_id"]}
+    assert (children["status"] == "FINISHED").all()
+    assert children["tags.config_fingerprint"].nunique() == 8  # every job present once
+    assert set(children["params.threads"]) == {str(max(1, (os.cpu_count() or 1) // 2))}
+
+
+def _finished_children(db):
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(db) as conn:
+            return conn.execute(
+                "select count(*) from runs r join tags t on r.run_uuid = t.run_uuid "
+                "where r.status = 'FINISHED' and t.key = 'mlflow.parentRunId'"
+            ).fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_sigkilled_sweep_resumes_without_duplicates(tmp_path):
+    db = tmp_path / "mlflow.db"
+    args = [sys.executable, "-m", "run", "-m", *TINY, "trainer.epochs=3", f"tracking.uri=sqlite:///{db}",
+            "activation=relu,tanh,elu", "seed=0,1"]
+    process = subprocess.Popen([*args, f"hydra.sweep.dir={tmp_path / 'first'}"], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 180
+    while _finished_children(db) < 2 and time.time() < deadline:
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)  # no handler runs: runs stay RUNNING in the store
+    process.wait()
+    first = search_runs(db)
+    assert 2 <= (first["status"] == "FINISHED").sum() and (first["status"] == "RUNNING").any()
+
+    done = subprocess.run([*args, f"hydra.sweep.dir={tmp_path / 'second'}"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "as KILLED" in done.stdout and "skipped" in done.stdout
+    runs = search_runs(db)
+    assert not (runs["status"] == "RUNNING").any()
+    finished = runs[(runs["status"] == "FINISHED") & (runs["tags.sweep"] != "true")]
+    assert len(finished) == 6 and finished["tags.config_fingerprint"].nunique() == 6
+
+    # A third time: nothing left to do, all skipped; with tracking.rerun=true everything runs again.
+    again = subprocess.run([*args, f"hydra.sweep.dir={tmp_path / 'third'}"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert "sweep: 6 skipped" in again.stdout
+
+
+def test_one_diverging_job_does_not_stop_the_others(tmp_path):
+    done = _sweep(tmp_path, "optimizer=sgd", "optimizer.learning_rate=0.01,1e6,0.02", "trainer.epochs=2")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "sweep: 2 finished, 1 diverged" in done.stdout
+    table = done.stdout[done.stdout.index("sweep: 2 finished"):]
+    assert "optimizer.learning_rate=1000000.0  diverged: the loss stopped being finite in epoch 1" in table
+    parents, children = _children(search_runs(tmp_path / "mlflow.db"))
+    assert sorted(children["status"]) == ["FAILED", "FINISHED", "FINISHED"]
+    assert parents.iloc[0]["status"] == "FAILED"
+
+
+def test_a_job_with_a_bad_value_fails_alone_and_is_named(tmp_path):
+    done = _sweep(tmp_path, "model.depth=0,2")
+    assert done.returncode == 0
+    assert "sweep: 1 finished, 1 failed" in done.stdout
+    assert "model.depth=0 is not allowed" in done.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_sweep_logs_to_a_real_tracking_server(tmp_path):
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+         "--artifacts-destination", str(tmp_path / "server-artifacts"), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(f"{url}/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        done = run_cli("-m", *TINY, "tracking=server", f"tracking.uri={url}", "activation=relu,selu",
+                       f"hydra.sweep.dir={tmp_path / 'sweep'}")
+        assert done.returncode == 0, done.stderr[-3000:]
+        client = MlflowClient(url)
+        experiment = client.get_experiment_by_name("activation-lab")
+        runs = client.search_runs([experiment.experiment_id])
+        children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+        assert len(runs) == 3 and len(children) == 2
+        assert all(r.info.status == "FINISHED" and "test_accuracy" in r.data.metrics for r in children)
+        assert {a.path for a in client.list_artifacts(children[0].info.run_id)} >= {"layer_stats.csv", "config.yaml"}
+        assert (tmp_path / "server.db").exists()  # the server's own store holds them
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def test_submitit_local_runs_a_two_job_sweep(tmp_path):
+    done = _sweep(tmp_path, "hydra/launcher=submitit_local", "activation=relu,tanh")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "sweep: 2 finished" in done.stdout
+    parents, children = _children(search_runs(tmp_path / "mlflow.db"))
+    assert len(children) == 2 and set(children["tags.mlflow.parentRunId"]) == {parents.iloc[0]["run_id"]}
