@@ -133,6 +133,8 @@ def validate(cfg: DictConfig) -> None:
     _check_float(cfg, "trainer.target_fraction", 0.0, 1.0, low_open=True, high_open=False)
     _check_int(cfg, "trainer.threads", 0)
     _check_int(cfg, "trainer.probe_batch", 1)
+    _check_int(cfg, "trainer.steps_per_execution", 1)
+    _check_int(cfg, "trainer.latency_repeats", 0)
 
     # tracking
     _check_bool(cfg, "tracking.enabled")

@@ -102,7 +102,9 @@ def run(cfg: DictConfig, context: RunContext | None = None) -> dict[str, Any]:
 
     threads = set_threads(context.threads or cfg.trainer.threads, context.workers)
     import keras
+    import tensorflow as tf
 
+    tf.get_logger().setLevel("ERROR")  # each run compiles its own probe: retracing notices are expected
     from actlab.data import load_splits
     from actlab.model import build_model, make_optimizer
     from actlab.train import fit
