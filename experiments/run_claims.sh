@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every claim experiment with the given profile (quick or full), then the report.
+#   bash experiments/run_claims.sh full     # the committed results/REPORT.md
+#   bash experiments/run_claims.sh quick    # minutes, results/quick/REPORT.md
+# Extra arguments go to every sweep, e.g. tracking.uri=... or hydra.launcher.n_jobs=4.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+profile=${1:-full}
+PYTHON=${PYTHON:-python}
+shift || true
+start=$SECONDS
+for experiment in experiments/claim*.yaml; do
+  name=$(basename "$experiment" .yaml)
+  echo "== $name ($profile)"
+  "$PYTHON" -m run -m "experiment=$name" "profile=$profile" hydra/launcher=joblib hydra.launcher.n_jobs=2 "$@"
+done
+uri_arg=()
+for arg in "$@"; do
+  case $arg in tracking.uri=*) uri_arg=(--uri "${arg#tracking.uri=}") ;; esac
+done
+"$PYTHON" -m report --profile "$profile" --wall-time-s "$((SECONDS - start))" "${uri_arg[@]}"

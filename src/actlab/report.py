@@ -1,0 +1,220 @@
+"""Stage 7: MLflow runs -> pandas -> claims, verdicts, figures -> results/REPORT.md (and to MLflow).
+
+Which runs belong to a claim is computed, not tagged: the claim's experiment file is composed for
+the chosen profile, its sweep is expanded exactly as Hydra's basic sweeper expands it, and each
+job's config fingerprint is looked up among the runs. So a claim reads exactly its own grid, shared
+runs (claims 5, 8 and 9 overlap) are reused, and missing or failed jobs are counted, not hidden.
+"""
+
+from __future__ import annotations
+
+import functools
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+from hydra import compose, initialize_config_dir
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
+
+from actlab.claims import CLAIMS, Claim, ClaimResult, Evidence
+from actlab.config import fingerprint
+from actlab.runner import PROJECT_ROOT
+from actlab.track import Store
+
+CONF = PROJECT_ROOT / "conf"
+VERDICT_MARK = {"supported": "✅ supported", "not supported": "❌ not supported", "mixed": "◐ mixed", "inconclusive": "？ inconclusive"}
+
+
+def expected_jobs(experiment: str, profile: str) -> pd.DataFrame:
+    """One row per job of the experiment's sweep: its override values and its config fingerprint."""
+    base = [f"experiment={experiment}", f"profile={profile}"]
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=base, return_hydra_config=True)
+        params = OmegaConf.to_container(cfg.hydra.sweeper.params, resolve=True)
+        overrides = OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in params.items()])
+        rows = []
+        for job in BasicSweeper.split_arguments(overrides, None)[0]:
+            job_cfg = compose(config_name="config", overrides=[*base, *job])
+            rows.append({**dict(o.split("=", 1) for o in job), "fingerprint": fingerprint(job_cfg)})
+    return pd.DataFrame(rows)
+
+
+def load_runs(store: Store) -> pd.DataFrame:
+    """Every training run of the experiment (not sweep parents, not reports), newest first."""
+    import mlflow
+
+    mlflow.set_tracking_uri(store.uri)
+    runs = mlflow.search_runs(
+        experiment_ids=[store.experiment_id], filter_string="tags.config_fingerprint != ''",
+        order_by=["attributes.start_time DESC"], max_results=50000,
+    )
+    return runs
+
+
+def _evidence_table(jobs: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    if runs.empty:
+        table = jobs.assign(run_id=None, status="missing", diverged=False)
+        return table
+    # Prefer a FINISHED run of a fingerprint; among several, the newest (runs are newest first).
+    runs = runs.assign(_rank=(runs["status"] != "FINISHED").astype(int)).sort_values("_rank", kind="stable")
+    runs = runs.drop_duplicates("tags.config_fingerprint")
+    renamed = {"tags.config_fingerprint": "fingerprint"}
+    for column in runs.columns:
+        for prefix in ("metrics.", "params."):
+            name = column[len(prefix):]
+            if column.startswith(prefix) and name not in jobs.columns and name not in renamed.values():
+                renamed[column] = name
+    runs = runs.rename(columns=renamed)
+    if "tags.diverged" not in runs:
+        runs["tags.diverged"] = None
+    keep = ["fingerprint", "run_id", "status", "tags.diverged", *[v for v in renamed.values() if v != "fingerprint"]]
+    table = jobs.merge(runs[keep], on="fingerprint", how="left")
+    table["status"] = table["status"].fillna("missing")
+    table["diverged"] = table["tags.diverged"].eq("true")
+    return table.drop(columns=["tags.diverged"])
+
+
+class ReportData:
+    """Runs of one store and lazy, cached per-run details (layer tables, metric histories)."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.runs = load_runs(store)
+        self._tmp = Path(tempfile.mkdtemp(prefix="actlab-report-"))
+
+    @functools.lru_cache(maxsize=None)
+    def layers(self, run_id: str) -> pd.DataFrame:
+        path = self.store.client.download_artifacts(run_id, "layer_stats.csv", str(self._tmp / run_id))
+        return pd.read_csv(path)
+
+    @functools.lru_cache(maxsize=None)
+    def history(self, run_id: str, key: str) -> list[float]:
+        return [m.value for m in sorted(self.store.client.get_metric_history(run_id, key), key=lambda m: m.step)]
+
+    def evidence(self, claim: Claim, profile: str) -> Evidence:
+        table = _evidence_table(expected_jobs(claim.experiment, profile), self.runs)
+        return Evidence(table, self.layers, self.history)
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        mem_kb = int(next(l for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")).split()[1])
+        memory = f"{mem_kb / 2**20:.0f} GiB RAM"
+    except (OSError, StopIteration, ValueError):
+        memory = "memory unknown"
+    import os
+
+    return f"{cpu}, {os.cpu_count()} cores, {memory}, {platform.system()} {platform.release()}"
+
+
+def _versions() -> str:
+    from importlib.metadata import version
+
+    return ", ".join(f"{n} {version(n)}" for n in ("tensorflow", "keras", "mlflow", "hydra-core", "scipy"))
+
+
+def _commands(profile: str, claims: list[Claim]) -> list[str]:
+    lines = [f"python -m run -m experiment={c.experiment} profile={profile} hydra/launcher=joblib hydra.launcher.n_jobs=2"
+             for c in claims]
+    numbers = " ".join(f"--claim {c.number}" for c in claims) if len(claims) < len(CLAIMS) else ""
+    return lines + [f"python -m report --profile {profile} {numbers}".rstrip()]
+
+
+def render(profile: str, results: list[tuple[Claim, Evidence, ClaimResult]], out: Path, header: dict[str, str]) -> str:
+    lines = [
+        "# The activation lab: the article's claims, measured",
+        "",
+        "Generated by `python -m report` from the MLflow runs; every number and verdict below is computed "
+        "(rules in `src/actlab/claims.py`), none is typed by hand.",
+        "",
+        f"- **Profile:** `{profile}`",
+        f"- **Machine:** {header['machine']}",
+        f"- **Software:** {header['versions']}",
+        f"- **Wall time:** {header['wall_time']}",
+        f"- **Runs:** {header['runs']}",
+        "",
+        "Reproduce (the script `experiments/run_claims.sh " + profile + "` runs exactly these):",
+        "",
+        "```",
+        *header["commands"],
+        "```",
+        "",
+        "Protocol: seeds as listed per experiment; intervals are 95% percentile-bootstrap intervals of the median; "
+        "comparisons are one-sided Wilcoxon signed-rank tests at 5% in the article's direction and in the opposite one, "
+        "paired by task and seed; learning rates are chosen per activation and task on validation accuracy only; "
+        "the test split is evaluated once per run, with the weights of the best validation epoch.",
+        "",
+        "## Summary",
+        "",
+        "| # | The article says | Measured | Verdict |",
+        "|---|---|---|---|",
+    ]
+    for claim, _, result in results:
+        lines.append(f"| {claim.number} | {claim.article} | {result.measured} | {VERDICT_MARK[result.verdict]} |")
+    for claim, evidence, result in results:
+        table = evidence.table
+        counts = table["status"].value_counts().to_dict()
+        diverged = int(table["diverged"].sum()) if "diverged" in table else 0
+        lines += [
+            "",
+            f"## Claim {claim.number}: {claim.title}",
+            "",
+            f"**The article:** {claim.article}  ",
+            f"**Measured:** {result.measured}  ",
+            f"**Verdict:** {VERDICT_MARK[result.verdict]}  ",
+            f"**Runs:** {counts.get('FINISHED', 0)} finished of {len(table)} in the sweep `experiments/{claim.experiment}.yaml`"
+            + (f", {diverged} diverged" if diverged else "")
+            + (f", {counts.get('missing', 0)} missing" if counts.get("missing") else ""),
+            "",
+            *[f"- {n}" for n in result.numbers],
+        ]
+        if result.notes:
+            lines += ["", *[f"> {n}  " for n in result.notes]]
+        if result.figure is not None and result.figure.exists():
+            lines += ["", f"![claim {claim.number}]({result.figure.relative_to(out).as_posix()})"]
+    return "\n".join(lines) + "\n"
+
+
+def build_report(uri: str, profile: str, numbers: list[int], out: Path, wall_time_s: float | None = None,
+                 log_to_mlflow: bool = True) -> Path:
+    started = time.perf_counter()
+    claims = [CLAIMS[n] for n in (numbers or sorted(CLAIMS))]
+    store = Store(uri, f"claims-{profile}")
+    data = ReportData(store)
+    figures_dir = out / "figures"
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    results = []
+    for claim in claims:
+        evidence = data.evidence(claim, profile)
+        figure = figures_dir / f"claim{claim.number:02d}_{claim.slug}.png"
+        results.append((claim, evidence, claim.analyze(evidence, figure)))
+    finished = sum(int((e.table["status"] == "FINISHED").sum()) for _, e, _ in results)
+    expected = sum(len(e.table) for _, e, _ in results)
+    report_s = time.perf_counter() - started
+    wall = f"experiments {wall_time_s / 60:.1f} min + report {report_s:.0f} s" if wall_time_s else f"report {report_s:.0f} s (experiments not timed)"
+    header = {
+        "machine": _machine(), "versions": _versions(), "wall_time": wall,
+        "runs": f"{finished} finished of {expected} jobs across the claims' sweeps (shared runs counted once per claim)",
+        "commands": _commands(profile, claims),
+    }
+    name = "REPORT.md" if len(claims) == len(CLAIMS) else "REPORT-" + "-".join(f"claim{c.number:02d}" for c in claims) + ".md"
+    path = out / name
+    tmp = path.with_suffix(".md.tmp")
+    tmp.write_text(render(profile, results, out, header))
+    tmp.replace(path)  # never a half-written report
+    if log_to_mlflow:
+        with store.start_run(f"report · {profile}", {"report": "true"}) as run:
+            run.client.log_artifact(run.run_id, str(path))
+            for _, _, result in results:
+                if result.figure is not None and result.figure.exists():
+                    run.client.log_artifact(run.run_id, str(result.figure), "figures")
+    return path

@@ -1,0 +1,56 @@
+"""`python -m report`: the claims report from the MLflow runs of the claim experiments.
+
+    python -m report                      # all claims, full profile -> results/REPORT.md
+    python -m report --claim 7            # one claim -> results/REPORT-claim07.md
+    python -m report --profile quick      # the quick profile -> results/quick/REPORT.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+PROFILES = ("quick", "full")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from actlab.claims import CLAIMS
+
+    parser = argparse.ArgumentParser(prog="python -m report", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", choices=PROFILES, default="full", help="which experiments' runs to read (default: full)")
+    parser.add_argument("--claim", type=int, action="append", choices=sorted(CLAIMS), metavar="N",
+                        help="only this claim (1-10); repeat for several")
+    parser.add_argument("--uri", default="sqlite:///results/mlflow.db", help="MLflow tracking URI (default: %(default)s)")
+    parser.add_argument("--out", type=Path, help="output folder (default: results, or results/quick for --profile quick)")
+    parser.add_argument("--wall-time-s", type=float, help="experiments' wall time, for the report header")
+    parser.add_argument("--no-mlflow", action="store_true", help="do not log the report as an MLflow run")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from mlflow import MlflowClient
+
+    from actlab.track import resolve_uri
+
+    uri = resolve_uri(args.uri)
+    experiment = f"claims-{args.profile}"
+    if MlflowClient(uri).get_experiment_by_name(experiment) is None:
+        print(f"error: no MLflow experiment '{experiment}' in {uri}: run the claim experiments first "
+              f"(bash experiments/run_claims.sh {args.profile})", file=sys.stderr)
+        return 2
+    from actlab.report import build_report
+
+    out = args.out or (Path("results") if args.profile == "full" else Path("results/quick"))
+    path = build_report(uri, args.profile, args.claim or [], out, args.wall_time_s, not args.no_mlflow)
+    print(f"report written: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
