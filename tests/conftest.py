@@ -11,8 +11,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import pytest  # noqa: E402
-from hydra import compose, initialize_config_dir  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
+
+from actlab.config import compose  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
@@ -22,8 +23,7 @@ TINY = ["dataset=digits", "trainer.epochs=1", "trainer.verbose=0", "model.width=
 
 def compose_config(overrides: list[str], tmp_path: Path | None = None) -> DictConfig:
     extra = [f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}"] if tmp_path else ["tracking.enabled=false"]
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(config_name="config", overrides=TINY + extra + overrides)
+    return compose(TINY + extra + overrides)
 
 
 @pytest.fixture

@@ -29,10 +29,7 @@ def test_every_option_composes_and_validates(group, option):
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 @pytest.mark.parametrize("profile", ["quick", "full"])
 def test_every_experiment_composes_with_its_sweep(experiment, profile):
-    with __import__("hydra").initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = __import__("hydra").compose(
-            config_name="config", overrides=[f"experiment={experiment}", f"profile={profile}"], return_hydra_config=True
-        )
+    cfg = config_stage.compose([f"experiment={experiment}", f"profile={profile}"], return_hydra_config=True)
     config_stage.validate(cfg)
     params = OmegaConf.to_container(cfg.hydra.sweeper.params, resolve=True)
     assert params, f"{experiment} sweeps nothing"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -16,12 +17,21 @@ from omegaconf import DictConfig, OmegaConf
 from actlab.activations import ACTIVATIONS, INITIALIZERS, PRELU_SHARING
 from actlab.data import DATASETS
 
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 OPTIMIZERS = ("adam", "sgd")
 MODELS = ("mlp", "cnn")
 # Keys that say where and how loudly a run is recorded, not what is trained: left out of the
 # fingerprint so that the same experiment logged elsewhere is still recognised as the same.
 NOT_FINGERPRINTED = ("tracking", "hydra", "study", "profile")
 NOT_FINGERPRINTED_TRAINER = ("verbose", "threads")
+
+
+def compose(overrides: list[str], return_hydra_config: bool = False) -> DictConfig:
+    """The config `python -m run OVERRIDES` would get, composed without running anything."""
+    from hydra import compose as hydra_compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return hydra_compose(config_name="config", overrides=list(overrides), return_hydra_config=return_hydra_config)
 
 
 class ConfigError(ValueError):

@@ -21,18 +21,16 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
 from actlab.claims import CLAIMS, Claim, ClaimResult, Evidence
-from actlab.config import fingerprint
-from actlab.runner import PROJECT_ROOT
+from actlab.config import CONF_DIR, fingerprint
 from actlab.track import Store
 
-CONF = PROJECT_ROOT / "conf"
 VERDICT_MARK = {"supported": "✅ supported", "not supported": "❌ not supported", "mixed": "◐ mixed", "inconclusive": "？ inconclusive"}
 
 
 def expected_jobs(experiment: str, profile: str) -> pd.DataFrame:
     """One row per job of the experiment's sweep: its override values and its config fingerprint."""
     base = [f"experiment={experiment}", f"profile={profile}"]
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="config", overrides=base, return_hydra_config=True)
         params = OmegaConf.to_container(cfg.hydra.sweeper.params, resolve=True)
         overrides = OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in params.items()])

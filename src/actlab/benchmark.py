@@ -1,0 +1,195 @@
+"""Speed benchmark: the harness against plain Keras, as ratios measured side by side in one run.
+
+    python -m actlab.benchmark                  # ~10 minutes on 2 cores -> results/BENCHMARK.md
+    python -m actlab.benchmark --repeats 5      # more repeats, tighter medians
+
+Each figure is the median over repeats, with the two sides interleaved (A, B, A, B, …) so that
+drift of the machine hits both. Absolute seconds are shown too, but the targets are ratios.
+Not part of the test suite: timings are measured here, never asserted in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from actlab.runner import PROJECT_ROOT
+
+PYTHON = sys.executable
+QUIET = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def _timed(args: list[str], cwd: Path = PROJECT_ROOT) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(args, cwd=cwd, env=QUIET, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{done.stderr[-2000:]}")
+    return time.perf_counter() - start
+
+
+def _interleaved(a: list[str], b: list[str], repeats: int) -> tuple[float, float]:
+    times_a, times_b = [], []
+    for _ in range(repeats):
+        times_a.append(_timed(a))
+        times_b.append(_timed(b))
+    return statistics.median(times_a), statistics.median(times_b)
+
+
+def whole_process(model: str, repeats: int, tmp: Path) -> dict:
+    ours = [PYTHON, "-m", "run", f"model={model}", "trainer.epochs=10", "trainer.verbose=0",
+            f"tracking.uri=sqlite:///{tmp / 'bench.db'}", f"hydra.run.dir={tmp / 'hydra'}"]
+    bare = [PYTHON, "-m", "actlab.bare_keras", model, "10"]
+    _timed(ours)  # creates the database once, as a user's first run does; not counted
+    run_s, bare_s = _interleaved(ours, bare, repeats)
+    return {"figure": f"one run, whole process, `{model}` on mnist_5k, 10 epochs", "ours": run_s, "baseline": bare_s,
+            "ratio": run_s / bare_s, "target": "≤ 1.15×", "ok": run_s / bare_s <= 1.15}
+
+
+def probe_and_logging(model: str, repeats: int, tmp: Path) -> dict:
+    """Our fit (probe + MLflow logging every epoch) vs the same model.fit without them, in one process."""
+    code = f"""
+import os, sys, time, statistics, json
+os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'
+from actlab.config import compose
+from omegaconf import OmegaConf
+import keras
+from actlab.data import load_splits
+from actlab.model import build_model, make_optimizer
+from actlab.train import fit
+from actlab.track import Store
+cfg = compose(['model={model}', 'trainer.epochs=10', 'trainer.verbose=0'])
+c = OmegaConf.to_container(cfg, resolve=True)
+splits = load_splits(c['dataset'], as_images=False)
+store = Store('sqlite:///{tmp / 'probe.db'}', 'bench')
+def fresh():
+    keras.utils.set_random_seed(0)
+    return build_model(c['model'], 'relu', {{}}, 'he_normal', splits.input_shape, splits.n_classes)
+def ours():
+    model = fresh()
+    with store.start_run('bench', {{}}) as run:
+        return fit(model, splits, make_optimizer(c['optimizer']), c['trainer'], on_epoch=run.log_metrics).final['train_time_s']
+def bare():
+    model = fresh()
+    model.compile(optimizer=make_optimizer(c['optimizer']), loss='sparse_categorical_crossentropy', metrics=['accuracy'],
+                  steps_per_execution=c['trainer']['steps_per_execution'])
+    start = time.perf_counter()
+    model.fit(splits.x_train, splits.y_train, validation_data=(splits.x_val, splits.y_val), epochs=10,
+              batch_size=c['trainer']['batch_size'], verbose=0)
+    return time.perf_counter() - start
+ours(); bare()  # warm-up: tracing, first database connection
+a, b = [], []
+for _ in range({repeats}):
+    a.append(ours()); b.append(bare())
+print(json.dumps([statistics.median(a), statistics.median(b)]))
+"""
+    done = subprocess.run([PYTHON, "-c", code], cwd=PROJECT_ROOT, env=QUIET, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-3000:])
+    import json
+
+    ours_s, bare_s = json.loads(done.stdout.strip().splitlines()[-1])
+    return {"figure": f"probe + MLflow logging per epoch, `{model}` fit of 10 epochs", "ours": ours_s, "baseline": bare_s,
+            "ratio": ours_s / bare_s, "target": "≤ 1.05×", "ok": ours_s / bare_s <= 1.05}
+
+
+def help_time(repeats: int) -> dict:
+    times = [_timed([PYTHON, "-m", "run", "--help"]) for _ in range(repeats)]
+    median = statistics.median(times)
+    return {"figure": "`python -m run --help`", "ours": median, "baseline": None, "ratio": None,
+            "target": "< 2 s", "ok": median < 2.0}
+
+
+def sweep_speedup(tmp: Path) -> dict:
+    common = [PYTHON, "-m", "run", "-m", "activation=relu,tanh,elu,selu", "seed=0,1", "trainer.epochs=3", "trainer.verbose=0"]
+    sequential = _timed([*common, f"tracking.uri=sqlite:///{tmp / 'seq.db'}", f"hydra.sweep.dir={tmp / 'seq'}"])
+    parallel = _timed([*common, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+                       f"tracking.uri=sqlite:///{tmp / 'par.db'}", f"hydra.sweep.dir={tmp / 'par'}"])
+    return {"figure": "sweep of 8 jobs (mlp, 3 epochs): joblib with 2 workers vs one after another",
+            "ours": parallel, "baseline": sequential, "ratio": sequential / parallel, "target": "≥ 1.6× faster",
+            "ok": sequential / parallel >= 1.6}
+
+
+def peak_memory(tmp: Path) -> dict:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    _timed([PYTHON, "-m", "run", "model=deep_mlp", "trainer.epochs=10", "trainer.verbose=0",
+            f"tracking.uri=sqlite:///{tmp / 'mem.db'}", f"hydra.run.dir={tmp / 'hydra'}"])
+    peak_gb = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 2**20
+    return {"figure": "peak memory (max RSS) of one `deep_mlp` run", "ours": peak_gb, "baseline": None, "ratio": None,
+            "target": "≤ 1.5 GB", "ok": peak_gb <= 1.5, "unit": "GB"}
+
+
+def claims_time(profile: str) -> dict:
+    report = PROJECT_ROOT / ("results/REPORT.md" if profile == "full" else "results/quick/REPORT.md")
+    line = next((l for l in report.read_text().splitlines() if l.startswith("- **Wall time:**")), "") if report.exists() else ""
+    target = "≤ 30 min" if profile == "full" else "≤ 5 min"
+    return {"figure": f"whole claims report, `{profile}` profile (from {report.relative_to(PROJECT_ROOT)})",
+            "ours": None, "baseline": None, "ratio": None, "target": target, "ok": None,
+            "note": line.replace("- **Wall time:**", "").strip() or "not run yet"}
+
+
+def _fmt(value, unit: str = "s") -> str:
+    return "—" if value is None else f"{value:.2f} {unit}"
+
+
+def write(rows: list[dict], path: Path, seconds: float) -> None:
+    from importlib.metadata import version
+
+    from actlab.report import _machine
+
+    lines = [
+        "# Speed benchmark",
+        "",
+        f"Measured by `python -m actlab.benchmark` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, in {seconds / 60:.1f} min.",
+        f"Machine: {_machine()}. Python {platform.python_version()}, tensorflow {version('tensorflow')}, "
+        f"keras {version('keras')}, mlflow {version('mlflow')}.",
+        "",
+        "| figure | harness | baseline | ratio | target | met |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        unit = row.get("unit", "s")
+        ratio = "—" if row["ratio"] is None else f"{row['ratio']:.2f}×"
+        ours = row.get("note") or _fmt(row["ours"], unit)
+        met = {True: "yes", False: "**no**", None: "see note"}[row["ok"]]
+        lines.append(f"| {row['figure']} | {ours} | {_fmt(row['baseline'])} | {ratio} | {row['target']} | {met} |")
+    lines += ["", "Baselines: a bare Keras script (`python -m actlab.bare_keras`) with the same data, model, batch size "
+              "and epochs; for the per-epoch figure, the same `model.fit` in the same process without probe and "
+              "MLflow callbacks; for the sweep, Hydra's basic launcher (jobs one after another in one process)."]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "results" / "BENCHMARK.md")
+    args = parser.parse_args()
+    start = time.perf_counter()
+    tmp = Path(tempfile.mkdtemp(prefix="actlab-bench-"))
+    try:
+        rows = []
+        for step in (lambda: help_time(5), lambda: whole_process("mlp", args.repeats, tmp),
+                     lambda: whole_process("deep_mlp", args.repeats, tmp),
+                     lambda: probe_and_logging("deep_mlp", args.repeats, tmp), lambda: probe_and_logging("mlp", args.repeats, tmp),
+                     lambda: sweep_speedup(tmp), lambda: peak_memory(tmp),
+                     lambda: claims_time("quick"), lambda: claims_time("full")):
+            row = step()
+            print(row, flush=True)
+            rows.append(row)
+        write(rows, args.out, time.perf_counter() - start)
+        print(f"written: {args.out}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
