@@ -197,6 +197,12 @@ def dying_relu(evidence: Evidence, out: Path) -> ClaimResult:
         verdict = NOT_SUPPORTED
     notes = [f"Rule: supported when ReLU's median dead share at the largest rate is ≥ {DEAD_LARGE} and above its share at the "
              f"smallest rate, while every other function stays below {DEAD_NONE}."]
+    dying_too = sorted(a for a, est in others.items() if est.median >= DEAD_NONE)
+    if verdict == MIXED and dying_too:
+        survivors = sorted(a for a in others if a not in dying_too)
+        notes.append(f"The data disagree with the article in part: at learning rate {highest:g}, {', '.join(dying_too)} lose units "
+                     "too (a unit whose output is the same for every input is dead whether it sits at 0 or at a negative "
+                     f"saturation); {', '.join(survivors) or 'none'} keep{'s' if len(survivors) == 1 else ''} every unit.")
     return ClaimResult(verdict, "share of hidden units with constant output over the probe batch, after training", numbers, notes, out)
 
 
@@ -229,10 +235,14 @@ def prelu_overfitting(evidence: Evidence, out: Path) -> ClaimResult:
         numbers.append(f"{act}, {int(group['n_train'].median())} examples: gap {median_ci(group['generalization_gap'])}, "
                        f"test accuracy {median_ci(group['test_accuracy'])}")
     verdict = _verdict_from_directions([gap_small.direction, acc_large.direction])
+    plain = {1: "larger than", -1: "smaller than", 0: "not significantly different from"}
+    better = {1: "higher than", -1: "lower than", 0: "not significantly different from"}
+    disagreement = (f"In plain words: on {n_small} examples PReLU's generalization gap is {plain[gap_small.direction]} ReLU's, "
+                    f"and on {n_large} examples its test accuracy is {better[acc_large.direction]} ReLU's.")
     notes = ["Rule: two parts, each a one-sided Wilcoxon test over seeds — PReLU's gap larger than ReLU's on the "
              "smallest training set, and PReLU's test accuracy higher on the largest; both: supported, one: mixed.",
              "Context: the overfitting evidence the article relies on (Xu et al. 2015) comes from small datasets "
-             "(CIFAR, NDSB); He et al. 2015 report little overfitting on ImageNet."]
+             "(CIFAR, NDSB); He et al. 2015 report little overfitting on ImageNet.", disagreement]
     return ClaimResult(verdict, "generalization gap (train − validation accuracy at the selected epoch) and test accuracy vs training-set size",
                        numbers, notes, out)
 
@@ -244,15 +254,21 @@ def elu_converges_faster(evidence: Evidence, out: Path) -> ClaimResult:
     selected = select_learning_rate(evidence.finished(), [TASK, "activation"])
     figures.points_by_task(selected, ["val_accuracy_auc", "test_accuracy"], out,
                            title="Claim 5: ELU vs the ReLU family (each at its own best learning rate)")
-    numbers, directions = [], []
+    numbers, directions, agrees = [], [], []
     for rival in ("relu", "leaky_relu", "prelu"):
         for metric, label in (("val_accuracy_auc", "speed (mean val accuracy over epochs)"), ("test_accuracy", "test accuracy")):
             wide = selected.pivot_table(index=[TASK, "seed"], columns="activation", values=metric)
             comparison = paired(wide.get("elu", []), wide.get(rival, []))
             directions.append(comparison.direction)
             numbers.append(f"ELU − {rival}, {label}: {comparison}")
+            agrees.append((f"{'faster' if metric == 'val_accuracy_auc' else 'more accurate'} than {rival}", comparison.direction))
     notes = ["Rule: six one-sided comparisons (ELU vs ReLU, Leaky ReLU, PReLU; speed and test accuracy), paired by task "
              "and seed: all in the article's direction: supported; some: mixed; none but some opposite: not supported."]
+    shown = [what for what, d in agrees if d == 1]
+    not_shown = [what for what, d in agrees if d != 1]
+    if not_shown:
+        notes.append("In plain words: the runs show ELU " + (", ".join(shown) if shown else "no better than any rival")
+                     + "; they do not show it " + ", ".join(not_shown) + ".")
     return ClaimResult(_verdict_from_directions(directions),
                        "mean validation accuracy over epochs and test accuracy, each function at its validation-selected learning rate",
                        numbers, notes, out)
@@ -294,6 +310,9 @@ def ranking(evidence: Evidence, out: Path) -> ClaimResult:
              f"the article's order and the measured mean-rank order decides: ≥ {TAU_SUPPORTED} supported, ≤ {TAU_NOT_SUPPORTED} "
              "not supported, between: mixed; otherwise inconclusive.",
              "The article's order is a textbook rule of thumb; its sources do not measure it."]
+    if verdict != SUPPORTED:
+        notes.append(f"In plain words: the measured order of the article's six is {' > '.join(measured)}, not "
+                     f"{' > '.join(ARTICLE_RANKING)}; {mean_rank.index[0]} ranks best of all {len(mean_rank)}.")
     return ClaimResult(verdict, "test accuracy, each function at its validation-selected learning rate, ranked per task and seed",
                        numbers, notes, out)
 
@@ -327,7 +346,11 @@ def inference_speed(evidence: Evidence, out: Path) -> ClaimResult:
     notes = [f"Rule: ELU counts as slower on a model when its median time ratio to ReLU is ≥ {SLOWER} and the interval's "
              "lower end is above 1; supported if so on every model.",
              "The ELU paper (Clevert et al. 2016) measured slower *training*, never test time. On a CPU the activation is "
-             "a small share of a dense network's time next to the matrix products."]
+             "a small share of a dense network's time next to the matrix products.",
+             "In plain words: ELU's forward pass is measurably slower than ReLU's on "
+             + (", ".join(m for m, v in slower.items() if v) or "no network")
+             + (" but not on " + ", ".join(m for m, v in slower.items() if not v) if not all(slower.values()) else "")
+             + "; the measurements ran beside a second sweep worker, so small ratios carry that noise."]
     return ClaimResult(verdict, "median time of a compiled forward pass over 1,024 inputs, as a ratio to ReLU, paired by seed",
                        numbers, notes, out)
 

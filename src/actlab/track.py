@@ -109,7 +109,6 @@ class TrackedRun:
         self.client = store.client
         self.run_id = run_id
         self.status = "FINISHED"
-        self._pending: list[Any] = []  # asynchronous metric writes, awaited before the run ends
 
     def log_params(self, params: dict[str, Any]) -> None:
         items = [Param(key, str(value)[:6000]) for key, value in params.items()]
@@ -117,19 +116,13 @@ class TrackedRun:
             self.client.log_batch(self.run_id, params=items[start:start + 100])
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
-        """Queued to MLflow's background writer: the training loop does not wait for the database."""
+        """One synchronous batched write per call (an epoch's metrics, all layers). Synchronous on
+        purpose: MLflow's asynchronous queue waits about a second to flush when a run ends, far more
+        than the few milliseconds a batch costs in SQLite."""
         now = int(time.time() * 1000)
         items = [Metric(key, float(value), now, step) for key, value in metrics.items()]
         for start in range(0, len(items), _BATCH):
-            operation = self.client.log_batch(self.run_id, metrics=items[start:start + _BATCH], synchronous=False)
-            if operation is not None:
-                self._pending.append(operation)
-
-    def flush(self) -> None:
-        """Wait until every queued metric is in the store (raises if a write failed)."""
-        pending, self._pending = self._pending, []
-        for operation in pending:
-            operation.wait()
+            self.client.log_batch(self.run_id, metrics=items[start:start + _BATCH])
 
     def set_tags(self, tags: dict[str, Any]) -> None:
         self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
@@ -141,10 +134,6 @@ class TrackedRun:
         return self
 
     def __exit__(self, kind, error, traceback) -> None:
-        try:
-            self.flush()
-        except Exception as flush_error:  # a lost metric write must not leave the run RUNNING
-            kind, error = kind or type(flush_error), error or flush_error
         if kind is not None:
             killed = issubclass(kind, (KeyboardInterrupt, SystemExit))
             self.status = "KILLED" if killed else "FAILED"
