@@ -6,6 +6,7 @@ TensorFlow is imported only inside the run, so `--help` and `--cfg job` stay fas
 
 import os
 import sys
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow C++ start-up chatter (CUDA probes on a CPU box)
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -14,7 +15,11 @@ import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+# An absolute path: works however this module is started (python -m run, or imported and called).
+CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 def main(cfg: DictConfig) -> dict | None:
     from actlab.config import ConfigError
     from actlab.data import DatasetUnavailable

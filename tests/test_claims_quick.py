@@ -1,0 +1,62 @@
+"""The quick profile of every claim experiment, then `python -m report` on its runs: the whole
+claims pipeline end to end, as `bash experiments/run_claims.sh quick` runs it (minutes)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from actlab.claims import CLAIMS
+from conftest import ROOT
+
+VERDICTS = ("✅ supported", "❌ not supported", "◐ mixed", "？ inconclusive")
+
+# All sweeps in one Python process (Hydra's basic launcher): TensorFlow is imported once.
+SWEEPS = """
+import sys
+from hydra.core.global_hydra import GlobalHydra
+import run
+for experiment in sys.argv[2:]:
+    sys.argv = ["run", "-m", f"experiment={experiment}", "profile=quick", "tracking.uri=sqlite:///" + DB,
+                f"hydra.sweep.dir={OUT}/sweeps/{experiment}"]
+    run.main()
+    GlobalHydra.instance().clear()
+"""
+
+
+def test_every_claim_quick_then_the_report(tmp_path):
+    db = tmp_path / "mlflow.db"
+    experiments = [claim.experiment for claim in CLAIMS.values()]
+    code = f"DB = {str(db)!r}\nOUT = {str(tmp_path)!r}\n" + SWEEPS
+    sweeps = subprocess.run([sys.executable, "-c", code, "-", *experiments], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert sweeps.returncode == 0, sweeps.stderr[-3000:]
+    assert sweeps.stdout.count("sweep: ") == len(experiments)
+    assert "failed" not in sweeps.stdout and "killed" not in sweeps.stdout
+
+    out = tmp_path / "report"
+    report = subprocess.run([sys.executable, "-m", "report", "--profile", "quick", "--uri", f"sqlite:///{db}", "--out", str(out)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert report.returncode == 0, report.stderr[-3000:]
+    text = (out / "REPORT.md").read_text()
+    for claim in CLAIMS.values():
+        section = text.split(f"## Claim {claim.number}: ")[1].split("\n## ")[0]
+        assert any(f"**Verdict:** {v}" in section for v in VERDICTS), claim.slug
+        assert "missing" not in section.split("**Runs:**")[1].splitlines()[0], claim.slug
+        assert (out / "figures" / f"claim{claim.number:02d}_{claim.slug}.png").stat().st_size > 10_000
+    # The report is logged to MLflow too.
+    from conftest import search_runs
+
+    runs = search_runs(db, "claims-quick")
+    assert (runs["tags.report"] == "true").sum() == 1
+
+
+def test_report_refuses_a_missing_experiment(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "report", "--uri", f"sqlite:///{tmp_path / 'empty.db'}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith("error: no MLflow experiment 'claims-full'")
+
+
+def test_report_rejects_an_unknown_claim():
+    done = subprocess.run([sys.executable, "-m", "report", "--claim", "11"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "invalid choice: 11" in done.stderr
