@@ -104,6 +104,9 @@ def overfitting(finished, path: Path) -> None:
             sizes = sorted(group["n_train"].unique())
             _median_band(ax, sizes, {n: group[group["n_train"] == n][metric] for n in sizes}, act)
         ax.set_xscale("log")
+        sizes = sorted(finished["n_train"].unique())
+        ax.set_xticks(sizes, [f"{int(n):,}" for n in sizes])  # the sizes measured, not log-scale minor ticks
+        ax.minorticks_off()
         ax.set_xlabel("training examples (MNIST-1D, log scale)")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
