@@ -82,7 +82,9 @@ class ReportData:
     def __init__(self, store: Store):
         self.store = store
         self.runs = load_runs(store)
-        self._tmp = Path(tempfile.mkdtemp(prefix="actlab-report-"))
+        # Downloaded layer tables live only as long as this object (removed when it is collected).
+        self._tmp_dir = tempfile.TemporaryDirectory(prefix="actlab-report-")
+        self._tmp = Path(self._tmp_dir.name)
 
     @functools.lru_cache(maxsize=None)
     def layers(self, run_id: str) -> pd.DataFrame:

@@ -7,6 +7,7 @@ been validated, so a bad value costs nothing and leaves no record.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -39,6 +40,7 @@ def run_name(cfg: DictConfig, initializer: str) -> str:
     return f"{cfg.activation.name} · {cfg.model.name} · {initializer} · {cfg.dataset.name} · seed {cfg.seed}"
 
 
+@functools.lru_cache(maxsize=1)  # the same for every job a sweep worker runs: ask git once
 def _git_commit() -> str:
     try:
         out = subprocess.run(
@@ -50,6 +52,7 @@ def _git_commit() -> str:
         return "unknown"
 
 
+@functools.lru_cache(maxsize=1)
 def _versions() -> dict[str, str]:
     from importlib.metadata import version
 
