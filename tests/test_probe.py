@@ -66,3 +66,41 @@ def test_sigmoid_saturation_counts_the_flat_tails():
     table = LayerProbe(model, X, Y)()
     stats = dict(zip(STATISTICS, table[0]))
     assert stats["saturated_frac"] == pytest.approx(np.mean(slope < 0.1 * 0.25))
+
+
+def test_layers_of_different_shapes_come_back_in_layer_order():
+    """A CNN with a dense head: the probe reduces same-shaped layers together, so check every layer
+    of every shape against a direct per-layer computation (PReLU: slope 1 or its trained alpha)."""
+    import keras
+    import tensorflow as tf
+
+    # On a 2x2 input the maps are 1x1 from layer 2 on, so shapes repeat out of order:
+    # (2,2,4) (1,1,6) (1,1,4) (1,1,6), then two dense layers of 5 units.
+    cfg = {"kind": "cnn", "filters": [4, 6, 4, 6], "kernel_size": 3, "depth": 2, "width": 5, "dropout": 0.0, "batch_norm": False}
+    model = build_model(cfg, "prelu", {"alpha_init": 0.25, "shared_axes": "channel"}, "he_normal", (2, 2, 1), 3)
+    layers = range(1, 7)
+    rng = np.random.default_rng(0)
+    for index in layers:  # alphas up to 2: on some layers the negative side is the steepest
+        layer = model.get_layer(f"act_{index:02d}")
+        layer.set_weights([rng.uniform(0, 2, layer.weights[0].shape).astype(np.float32)])
+    x = rng.normal(size=(16, 2, 2, 1)).astype(np.float32)
+    y = rng.integers(0, 3, 16).astype(np.int32)
+
+    table = LayerProbe(model, x, y)()
+
+    names = [f"{{}}_{index:02d}" for index in layers]
+    taps = keras.Model(model.inputs, [model.get_layer(n.format("act")).input for n in names]
+                       + [model.get_layer(n.format("act")).output for n in names])
+    kernels = [model.get_layer(n.format("hidden")).kernel for n in names]
+    with tf.GradientTape() as tape:
+        loss = keras.losses.SparseCategoricalCrossentropy()(y, model(x))
+    grads = tape.gradient(loss, kernels)
+    outputs = [np.asarray(t) for t in taps([x])]
+    for i, name in enumerate(names):
+        z, a = outputs[i], outputs[len(names) + i]
+        alpha = np.broadcast_to(model.get_layer(name.format("act")).weights[0].numpy(), z.shape[1:])
+        slope = np.where(z > 0, 1.0, alpha)
+        flat = np.abs(slope) < 0.1 * max(1.0, np.abs(alpha).max())
+        unit_std = a.reshape(-1, z.shape[-1]).std(axis=0)
+        expected = [a.mean(), a.std(), np.mean(unit_std < 1e-4), flat.mean(), np.linalg.norm(grads[i])]
+        assert table[i] == pytest.approx(expected, rel=1e-4, abs=1e-6), f"layer {i + 1}"

@@ -100,7 +100,7 @@ def _wait_for_running(db, timeout=120):
 def test_interrupt_or_kill_mid_run_leaves_it_killed_not_running(tmp_path, sig, status):
     db = tmp_path / "mlflow.db"
     process = subprocess.Popen(
-        [sys.executable, "-m", "run", *TINY, "trainer.epochs=200", f"tracking.uri=sqlite:///{db}",
+        [sys.executable, "-m", "run", *TINY, "trainer.epochs=5000", "trainer.early_stopping=false", f"tracking.uri=sqlite:///{db}",
          f"hydra.run.dir={tmp_path / 'out'}"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )

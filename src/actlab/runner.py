@@ -77,19 +77,39 @@ class _Terminated(KeyboardInterrupt):
     """SIGTERM (a kill, a cluster pre-emption) handled like Ctrl-C: the run ends KILLED."""
 
 
-def _raise_terminated(signum, frame):
-    raise _Terminated(f"signal {signum}")
+class _Interrupts:
+    """Ctrl-C and SIGTERM raise in the main thread, and are remembered: an exception raised while
+    a garbage-collection callback runs (SQLAlchemy registers many) is printed and dropped by
+    Python, so training asks `raise_pending` after every batch and the interrupt is not lost."""
+
+    def __init__(self):
+        self.pending: KeyboardInterrupt | None = None
+
+    def install(self) -> None:
+        self.pending = None
+        try:
+            signal.signal(signal.SIGTERM, self._handle)
+            # Ctrl-C must interrupt even where the parent shell started us with SIGINT ignored.
+            signal.signal(signal.SIGINT, self._handle)
+        except ValueError:
+            pass  # not the main thread (e.g. a threaded launcher): leave signals to it
+
+    def _handle(self, signum, frame):
+        self.pending = KeyboardInterrupt() if signum == signal.SIGINT else _Terminated(f"signal {signum}")
+        raise self.pending
+
+    def raise_pending(self) -> None:
+        if self.pending is not None:
+            raise self.pending
+
+
+_INTERRUPTS = _Interrupts()
 
 
 def run(cfg: DictConfig, context: RunContext | None = None) -> dict[str, Any]:
     context = context or RunContext()
     config_stage.validate(cfg)
-    try:
-        signal.signal(signal.SIGTERM, _raise_terminated)
-        # Ctrl-C must interrupt even where the parent shell started us with SIGINT ignored.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    except ValueError:
-        pass  # not the main thread (e.g. a threaded launcher): leave signals to it
+    _INTERRUPTS.install()
 
     fingerprint = config_stage.fingerprint(cfg)
     store = None
@@ -125,7 +145,8 @@ def run(cfg: DictConfig, context: RunContext | None = None) -> dict[str, Any]:
         trainer["verbose"] = 1 if sys.stdout.isatty() else 2
 
     if not cfg.tracking.enabled:
-        result = fit(model, splits, optimizer, trainer, on_epoch=lambda metrics, step: None)
+        result = fit(model, splits, optimizer, trainer, on_epoch=lambda metrics, step: None,
+                     check_interrupt=_INTERRUPTS.raise_pending)
         summary = {"status": "diverged" if result.diverged_epoch else "finished", "run_id": None, **result.final}
         print(f"finished (tracking disabled) · test_accuracy {summary.get('test_accuracy', float('nan')):.4f}")
         return summary
@@ -144,7 +165,8 @@ def run(cfg: DictConfig, context: RunContext | None = None) -> dict[str, Any]:
         params |= _versions() | {"git_commit": _git_commit(), "threads": threads}
         params |= {f"data.{k}": v for k, v in splits.sizes().items()} | {"model.parameters": model.count_params()}
         tracked.log_params(params)
-        result = fit(model, splits, optimizer, trainer, on_epoch=tracked.log_metrics)
+        result = fit(model, splits, optimizer, trainer, on_epoch=tracked.log_metrics,
+                     check_interrupt=_INTERRUPTS.raise_pending)
         tracked.log_metrics(result.final, step=len(result.history))
         with tempfile.TemporaryDirectory() as tmp:
             _write_artifacts(Path(tmp), cfg, context, model, result)

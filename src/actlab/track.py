@@ -9,7 +9,9 @@ runs left RUNNING by a SIGKILL are found and marked KILLED by `mark_stale_runs`.
 from __future__ import annotations
 
 import os
+import queue
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import Any, Iterable
@@ -101,6 +103,38 @@ class Store:
         return stale
 
 
+class _BatchWriter:
+    """One thread writing queued metric batches in order; the first failure is kept and re-raised."""
+
+    def __init__(self, client: MlflowClient, run_id: str):
+        self._client, self._run_id = client, run_id
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._drain, name=f"mlflow-metrics-{run_id[:8]}", daemon=True)
+        self._thread.start()
+
+    def put(self, items: list[Metric]) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(items)
+
+    def _drain(self) -> None:
+        while (items := self._queue.get()) is not None:
+            if self._error is not None:
+                continue
+            try:
+                for start in range(0, len(items), _BATCH):
+                    self._client.log_batch(self._run_id, metrics=items[start:start + _BATCH])
+            except BaseException as error:  # noqa: BLE001 - handed to the training thread
+                self._error = error
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
 class TrackedRun:
     """An MLflow run; as a context manager it always ends with a status, never left RUNNING."""
 
@@ -109,6 +143,7 @@ class TrackedRun:
         self.client = store.client
         self.run_id = run_id
         self.status = "FINISHED"
+        self._writer: _BatchWriter | None = None
 
     def log_params(self, params: dict[str, Any]) -> None:
         items = [Param(key, str(value)[:6000]) for key, value in params.items()]
@@ -116,13 +151,20 @@ class TrackedRun:
             self.client.log_batch(self.run_id, params=items[start:start + 100])
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
-        """One synchronous batched write per call (an epoch's metrics, all layers). Synchronous on
-        purpose: MLflow's asynchronous queue waits about a second to flush when a run ends, far more
-        than the few milliseconds a batch costs in SQLite."""
+        """Queue an epoch's metrics (all layers) as one batched write, done by a writer thread while
+        training goes on. Our own thread rather than MLflow's asynchronous logging, which flushes on
+        a timer and so adds about a second to every run's end; this one is drained on `flush`."""
         now = int(time.time() * 1000)
         items = [Metric(key, float(value), now, step) for key, value in metrics.items()]
-        for start in range(0, len(items), _BATCH):
-            self.client.log_batch(self.run_id, metrics=items[start:start + _BATCH])
+        if self._writer is None:
+            self._writer = _BatchWriter(self.client, self.run_id)
+        self._writer.put(items)
+
+    def flush(self) -> None:
+        """Wait until every queued metric is written; raise the writer's error if it had one."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
     def set_tags(self, tags: dict[str, Any]) -> None:
         self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
@@ -134,6 +176,13 @@ class TrackedRun:
         return self
 
     def __exit__(self, kind, error, traceback) -> None:
+        flush_error = None
+        try:
+            self.flush()  # no queued metric is lost, even when the run ends on an error or Ctrl-C
+        except Exception as failed:
+            flush_error = failed
+        if kind is None and flush_error is not None:
+            kind, error = type(flush_error), flush_error
         if kind is not None:
             killed = issubclass(kind, (KeyboardInterrupt, SystemExit))
             self.status = "KILLED" if killed else "FAILED"
@@ -142,6 +191,8 @@ class TrackedRun:
             except Exception:
                 pass
         self.client.set_terminated(self.run_id, self.status)
+        if flush_error is not None and flush_error is error:
+            raise flush_error  # the run's own code succeeded; the failed write must not pass silently
 
 
 def children(store: Store, parent_id: str) -> Iterable[Any]:

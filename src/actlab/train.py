@@ -31,10 +31,11 @@ class FitResult:
 class _EpochRecorder(keras.callbacks.Callback):
     """Probes at step 0 and after each epoch, keeps the best weights on val_accuracy, stops on NaN."""
 
-    def __init__(self, probe: LayerProbe | None, on_epoch: EpochSink):
+    def __init__(self, probe: LayerProbe | None, on_epoch: EpochSink, check_interrupt: Callable[[], None] = lambda: None):
         super().__init__()
         self.probe = probe
         self.on_epoch = on_epoch
+        self.check_interrupt = check_interrupt
         self.history: list[dict[str, float]] = []
         self.layer_rows: list[dict[str, Any]] = []
         self.best_val = -math.inf
@@ -59,12 +60,14 @@ class _EpochRecorder(keras.callbacks.Callback):
         self._epoch_start = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
+        self.check_interrupt()
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             self.diverged_epoch = self._epoch
             self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
+        self.check_interrupt()
         metrics = {key: float(value) for key, value in (logs or {}).items()}
         metrics["epoch_time_s"] = time.perf_counter() - self._epoch_start
         self.history.append(metrics)
@@ -98,6 +101,7 @@ def fit(
     trainer: dict[str, Any],
     on_epoch: EpochSink,
     probe_enabled: bool = True,
+    check_interrupt: Callable[[], None] = lambda: None,  # raises if the run was interrupted
 ) -> FitResult:
     model.compile(
         optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"],
@@ -108,7 +112,7 @@ def fit(
     if probe_enabled:
         n = min(trainer["probe_batch"], len(splits.y_val))
         probe = LayerProbe(model, splits.x_val[:n], splits.y_val[:n])
-    recorder = _EpochRecorder(probe, on_epoch)
+    recorder = _EpochRecorder(probe, on_epoch, check_interrupt)
     callbacks: list[keras.callbacks.Callback] = [recorder]
     if trainer["early_stopping"]:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=trainer["patience"]))
