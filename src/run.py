@@ -4,6 +4,8 @@ Thin on purpose: Hydra composes conf/ (and experiments/), `actlab.runner.run` do
 TensorFlow is imported only inside the run, so `--help` and `--cfg job` stay fast.
 """
 
+import atexit
+import gc
 import os
 import sys
 from pathlib import Path
@@ -21,6 +23,7 @@ CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 def main(cfg: DictConfig) -> dict | None:
+    _skip_final_gc()
     from actlab.config import ConfigError
     from actlab.data import DatasetUnavailable
     from actlab.runner import run
@@ -50,5 +53,18 @@ def main(cfg: DictConfig) -> dict | None:
     return result
 
 
+def _skip_final_gc() -> None:
+    """The interpreter's last garbage collection walks every object TensorFlow created: about a
+    second per process (and per sweep worker). Objects frozen at exit are skipped; atexit handlers
+    and log flushing still run. Registered from the job, so that launcher workers do it too."""
+    global _FINAL_GC_SKIPPED
+    if not _FINAL_GC_SKIPPED:
+        atexit.register(gc.freeze)
+        _FINAL_GC_SKIPPED = True
+
+
+_FINAL_GC_SKIPPED = False
+
 if __name__ == "__main__":
+    _skip_final_gc()
     main()

@@ -19,7 +19,7 @@ from typing import Any
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from actlab.runner import RunContext
 
@@ -91,12 +91,61 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _import_run_stack() -> int:
+    """What every job imports first (about 4 s, mostly TensorFlow), done once per worker."""
+    import keras  # noqa: F401
+    import matplotlib  # noqa: F401
+    import mlflow  # noqa: F401
+
+    import actlab.train, actlab.track, actlab.figures  # noqa: F401, E401
+    from actlab.runner import freeze_imported_objects
+
+    freeze_imported_objects()
+    return os.getpid()
+
+
+_WARM_UP: list = []  # the warm-up's result generator; kept out of the callback, which jobs unpickle
+
+
+def _start_joblib_workers(config: DictConfig) -> None:
+    """With hydra/launcher=joblib, start the workers now, importing the run's libraries while this
+    process opens the MLflow store and the parent run. The launcher then finds them ready: loky
+    reuses a pool whose arguments are the same, and these are the launcher's own."""
+    launcher = config.hydra.launcher
+    if "joblib" not in str(launcher.get("_target_", "")):
+        return None
+    from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
+    from joblib import Parallel, delayed, effective_n_jobs
+
+    joblib_cfg = {k: v for k, v in OmegaConf.to_container(launcher, resolve=True).items() if k != "_target_"}
+    joblib_cfg["backend"] = "loky"  # as the launcher sets it
+    process_joblib_cfg(joblib_cfg)
+    workers = effective_n_jobs(joblib_cfg["n_jobs"])
+    _WARM_UP.append(Parallel(**joblib_cfg, return_as="generator_unordered")(delayed(_import_run_stack)() for _ in range(workers)))
+
+
+def _stop_joblib_workers() -> None:
+    """Stop the idle workers now: left to the interpreter's exit, loky waits ~2 s for each
+    TensorFlow process to wind down. Every job has returned and flushed its run by now."""
+    if not _WARM_UP:
+        return
+    for warm_up in _WARM_UP:
+        list(warm_up)  # long finished: the jobs ran after it in the same workers
+    _WARM_UP.clear()
+    from joblib.externals.loky import reusable_executor
+
+    executor = reusable_executor._executor  # the pool the launcher used (no public getter that does not create one)
+    if executor is not None:
+        executor.shutdown(wait=False, kill_workers=True)
+
+
 class SweepTracking(Callback):
     def __init__(self) -> None:
         self.store = None
         self.parent_id: str | None = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        _start_joblib_workers(config)
         if not config.tracking.enabled:
             return
         from actlab.track import Store
@@ -114,6 +163,7 @@ class SweepTracking(Callback):
         _write_atomic(sweep_dir / PARENT_FILE, self.parent_id)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        _stop_joblib_workers()
         sweep_dir = Path(config.hydra.sweep.dir)
         rows = sweep_table(sweep_dir) if sweep_dir.exists() else []
         print(format_table(rows))
