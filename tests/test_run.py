@@ -16,7 +16,7 @@ from mlflow import MlflowClient
 from actlab.probe import STATISTICS
 from actlab.runner import run
 from actlab.track import Store
-from conftest import ROOT, TINY, run_cli, search_runs
+from conftest import ROOT, TINY, compose_config, run_cli, search_runs
 
 
 def test_tracked_run_records_everything(tiny_cfg, tmp_path):
@@ -120,3 +120,23 @@ def test_cli_run_ends_with_the_one_line_summary(tmp_path):
     run_id = search_runs(db).iloc[0]["run_id"]
     assert last.startswith(f"run {run_id} · finished · test_accuracy 0.")
     assert last.endswith(f"mlflow ui --backend-store-uri sqlite:///{db}")
+
+
+def test_a_job_reusing_an_earlier_jobs_compiled_model_trains_exactly_as_a_fresh_model():
+    """Sweep jobs of one architecture share a compiled model (no retracing): the second job must
+    get its own initial weights and a fresh optimizer, i.e. the very numbers of a fresh model."""
+    from actlab import train
+
+    def job(seed, learning_rate):
+        return compose_config([f"seed={seed}", f"optimizer.learning_rate={learning_rate}", "trainer.epochs=2",
+                               "trainer.early_stopping=false"])
+
+    train._COMPILED.clear()
+    run(job(0, 0.01))
+    reused = run(job(1, 0.003))
+    assert len(train._COMPILED) == 1  # the second job found the first one's model
+    train._COMPILED.clear()
+    fresh = run(job(1, 0.003))
+    compared = [k for k in fresh if isinstance(fresh[k], float) and k != "train_time_s"]
+    assert {"test_loss", "test_accuracy", "val_accuracy_auc"} <= set(compared)
+    assert {k: reused[k] for k in compared} == pytest.approx({k: fresh[k] for k in compared}, rel=1e-6)

@@ -8,6 +8,7 @@ been validated, so a bad value costs nothing and leaves no record.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import signal
 import subprocess
@@ -152,12 +153,19 @@ def run(cfg: DictConfig, context: RunContext | None = None) -> dict[str, Any]:
     model = build_model(container["model"], activation, act_params, initializer, splits.input_shape, splits.n_classes)
     optimizer = make_optimizer(container["optimizer"])
     trainer = dict(container["trainer"])
+    reuse_key = None
+    if not container["model"]["dropout"]:
+        # What a compiled model depends on; the learning rate, seed and epochs may differ (train.py).
+        same = {"model": container["model"], "activation": act_params | {"name": activation}, "initializer": initializer,
+                "dataset": container["dataset"], "optimizer": {k: v for k, v in container["optimizer"].items() if k != "learning_rate"},
+                "trainer": {k: trainer[k] for k in ("steps_per_execution", "probe_batch")}}
+        reuse_key = json.dumps(same, sort_keys=True, default=str)
     if trainer["verbose"] == "auto":
         trainer["verbose"] = 1 if sys.stdout.isatty() else 2
 
     if not cfg.tracking.enabled:
         result = fit(model, splits, optimizer, trainer, on_epoch=lambda metrics, step: None,
-                     check_interrupt=_INTERRUPTS.raise_pending)
+                     check_interrupt=_INTERRUPTS.raise_pending, reuse_key=reuse_key)
         summary = {"status": "diverged" if result.diverged_epoch else "finished", "run_id": None, **result.final}
         print(f"finished (tracking disabled) · test_accuracy {summary.get('test_accuracy', float('nan')):.4f}")
         return summary
@@ -177,7 +185,7 @@ def run(cfg: DictConfig, context: RunContext | None = None) -> dict[str, Any]:
         params |= {f"data.{k}": v for k, v in splits.sizes().items()} | {"model.parameters": model.count_params()}
         tracked.log_params(params)
         result = fit(model, splits, optimizer, trainer, on_epoch=tracked.log_metrics,
-                     check_interrupt=_INTERRUPTS.raise_pending)
+                     check_interrupt=_INTERRUPTS.raise_pending, reuse_key=reuse_key)
         tracked.log_metrics(result.final, step=len(result.history))
         with tempfile.TemporaryDirectory() as tmp:
             _write_artifacts(Path(tmp), cfg, context, model, result)

@@ -129,8 +129,11 @@ def _stop_joblib_workers() -> None:
     TensorFlow process to wind down. Every job has returned and flushed its run by now."""
     if not _WARM_UP:
         return
-    for warm_up in _WARM_UP:
-        list(warm_up)  # long finished: the jobs ran after it in the same workers
+    try:
+        for warm_up in _WARM_UP:
+            list(warm_up)  # long finished: the jobs ran after it in the same workers
+    except Exception:  # noqa: BLE001 - only a head start; an import error has failed the jobs themselves
+        pass
     _WARM_UP.clear()
     from joblib.externals.loky import reusable_executor
 
