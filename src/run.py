@@ -23,7 +23,6 @@ CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 def main(cfg: DictConfig) -> dict | None:
-    _skip_final_gc()
     from actlab.config import ConfigError
     from actlab.data import DatasetUnavailable
     from actlab.runner import run
@@ -53,18 +52,9 @@ def main(cfg: DictConfig) -> dict | None:
     return result
 
 
-def _skip_final_gc() -> None:
-    """The interpreter's last garbage collection walks every object TensorFlow created: about a
-    second per process (and per sweep worker). Objects frozen at exit are skipped; atexit handlers
-    and log flushing still run. Registered from the job, so that launcher workers do it too."""
-    global _FINAL_GC_SKIPPED
-    if not _FINAL_GC_SKIPPED:
-        atexit.register(gc.freeze)
-        _FINAL_GC_SKIPPED = True
-
-
-_FINAL_GC_SKIPPED = False
-
 if __name__ == "__main__":
-    _skip_final_gc()
+    # The interpreter's last garbage collection walks every object TensorFlow created: about a
+    # second per process. Objects frozen at exit are skipped; atexit handlers and log flushing
+    # still run. (Sweep workers are stopped by the sweep callback instead: actlab/sweep.py.)
+    atexit.register(gc.freeze)
     main()

@@ -117,6 +117,21 @@ class _Interrupts:
 _INTERRUPTS = _Interrupts()
 
 
+def _reuse_key(container: dict[str, Any], activation: str, act_params: dict[str, Any], initializer: str) -> str | None:
+    """What a compiled model depends on (see train.py): jobs with equal keys may share one; the
+    learning rate, seed and epochs may differ. None with dropout, whose random state is not in
+    the weights."""
+    if container["model"]["dropout"]:
+        return None
+    same = {
+        "model": container["model"], "activation": act_params | {"name": activation}, "initializer": initializer,
+        "dataset": container["dataset"],
+        "optimizer": {k: v for k, v in container["optimizer"].items() if k != "learning_rate"},
+        "trainer": {k: container["trainer"][k] for k in ("steps_per_execution", "probe_batch")},
+    }
+    return json.dumps(same, sort_keys=True, default=str)
+
+
 def run(cfg: DictConfig, context: RunContext | None = None) -> dict[str, Any]:
     context = context or RunContext()
     config_stage.validate(cfg)
@@ -153,13 +168,7 @@ def run(cfg: DictConfig, context: RunContext | None = None) -> dict[str, Any]:
     model = build_model(container["model"], activation, act_params, initializer, splits.input_shape, splits.n_classes)
     optimizer = make_optimizer(container["optimizer"])
     trainer = dict(container["trainer"])
-    reuse_key = None
-    if not container["model"]["dropout"]:
-        # What a compiled model depends on; the learning rate, seed and epochs may differ (train.py).
-        same = {"model": container["model"], "activation": act_params | {"name": activation}, "initializer": initializer,
-                "dataset": container["dataset"], "optimizer": {k: v for k, v in container["optimizer"].items() if k != "learning_rate"},
-                "trainer": {k: trainer[k] for k in ("steps_per_execution", "probe_batch")}}
-        reuse_key = json.dumps(same, sort_keys=True, default=str)
+    reuse_key = _reuse_key(container, activation, act_params, initializer)
     if trainer["verbose"] == "auto":
         trainer["verbose"] = 1 if sys.stdout.isatty() else 2
 

@@ -113,7 +113,7 @@ def _start_joblib_workers(config: DictConfig) -> None:
     reuses a pool whose arguments are the same, and these are the launcher's own."""
     launcher = config.hydra.launcher
     if "joblib" not in str(launcher.get("_target_", "")):
-        return None
+        return
     from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
     from joblib import Parallel, delayed, effective_n_jobs
 
