@@ -30,3 +30,20 @@ def test_a_write_that_fails_in_the_writer_thread_fails_the_run(tmp_path):
     assert finished.info.status == "FAILED"
     assert "exceeds the maximum length" in finished.data.tags["error"]  # the writer's error, kept on the run
     assert [m.step for m in store.client.get_metric_history(run.run_id, "loss")] == [1]
+
+
+def test_a_running_runs_metrics_reach_the_store_within_the_write_interval(tmp_path, monkeypatch):
+    import time
+
+    from actlab import track
+
+    monkeypatch.setattr(track, "WRITE_INTERVAL_S", 0.05)
+    store = Store(f"sqlite:///{tmp_path / 'mlflow.db'}", "t")
+    with store.start_run("r", {}) as run:
+        run.log_metrics({"loss": 1.0}, 1)
+        deadline = time.monotonic() + 10
+        while not store.client.get_metric_history(run.run_id, "loss") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [m.step for m in store.client.get_metric_history(run.run_id, "loss")] == [1]  # before the run ends
+        run.log_metrics({"loss": 0.5}, 2)
+    assert len(store.client.get_metric_history(run.run_id, "loss")) == 2

@@ -12,6 +12,8 @@ For each hidden layer i (see model.py), one compiled function computes at once:
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import keras
 import tensorflow as tf
@@ -37,24 +39,39 @@ def _max_slope(layer: keras.layers.Layer, z_shape) -> tf.Tensor:
     grid = _slope_grid(z_shape)
     with tf.GradientTape() as tape:
         tape.watch(grid)
-        total = tf.reduce_sum(layer(grid))
+        total = tf.reduce_sum(layer.call(grid))
     return tf.reduce_max(tf.abs(tape.gradient(total, grid)))
 
 
-def _fixed_max_slopes(activations: list[keras.layers.Layer], z_shapes: list) -> dict[int, float]:
-    """Largest slopes of the layers without weights, computed once: they cannot change in training.
-    Layers with the same class and config share one computation (a deep net has one distinct layer)."""
+def _fixed_functions(activations: list[keras.layers.Layer], z_shapes: list) -> dict[int, tuple[str, float]]:
+    """For each layer without weights: which function it computes (class and config) and its
+    largest slope, computed once since training cannot change it. Layers computing one function
+    share the computation (a deep net has one distinct layer). PReLU, whose negative slope is
+    trained, is left out: its slope is computed at each probe."""
     by_config: dict[str, float] = {}
     fixed = {}
     for i, (layer, shape) in enumerate(zip(activations, z_shapes)):
         if layer.weights:
-            continue  # PReLU: its slope on the negative side is trained, so it is computed each probe
+            continue
         config = {k: v for k, v in layer.get_config().items() if k != "name"}
         key = f"{type(layer).__name__}{sorted(config.items())}{shape[-1]}"
         if key not in by_config:
             by_config[key] = float(_max_slope(layer, shape))
-        fixed[i] = by_config[key]
+        fixed[i] = (key, by_config[key])
     return fixed
+
+
+def _groups_by_shape(shapes: list) -> tuple[list[list[int]], np.ndarray]:
+    """Indices grouped by equal shape, and the permutation from grouped order back to index order."""
+    groups: dict[tuple, list[int]] = {}
+    for i, shape in enumerate(shapes):
+        groups.setdefault(tuple(shape), []).append(i)
+    order = [i for members in groups.values() for i in members]
+    return list(groups.values()), np.argsort(order)
+
+
+def _takes_training(layer: keras.layers.Layer) -> bool:
+    return "training" in inspect.signature(layer.call).parameters
 
 
 def metric_name(statistic: str, layer: int) -> str:
@@ -62,66 +79,97 @@ def metric_name(statistic: str, layer: int) -> str:
 
 
 class LayerProbe:
-    """Computes `STATISTICS` for every hidden layer of `model` on one fixed batch."""
+    """Computes `STATISTICS` for every hidden layer of `model` on one fixed batch.
+
+    `snapshot()` copies the weights (cheap: the training thread does it at each epoch's end) and
+    `compute(snapshot)` measures them, in any thread: the training loop leaves one of two cores
+    idle, so `train.py` computes on the copy there while training goes on. The copy is what makes
+    that exact: TensorFlow copies a variable's buffer before updating it while a read is alive.
+    """
 
     def __init__(self, model: keras.Model, x_probe: np.ndarray, y_probe: np.ndarray):
         self.layers = hidden_layer_names(model)
-        self._x = tf.constant(x_probe)
+        self._x = tf.constant(np.asarray(x_probe, dtype=keras.config.floatx()))
         self._y = tf.constant(y_probe)
+        self._variables = list(model.variables)
+        position = {id(v): i for i, v in enumerate(self._variables)}
+        kernel_at = [position[id(model.get_layer(kernel).kernel)] for kernel, _ in self.layers]
         activations = [model.get_layer(act) for _, act in self.layers]
-        self._kernels = [model.get_layer(kernel).kernel for kernel, _ in self.layers]
-        outputs = [model.output]
-        for layer in activations:
-            outputs += [layer.input, layer.output]
-        taps = keras.Model(model.inputs, outputs)
+        tapped = {layer.name for layer in activations}
+        # model.py builds chains (input -> block -> ... -> output): run the layers' own `call`s in
+        # order, without Keras's `__call__` bookkeeping, which would be most of the tracing time
+        # and would share layer state with the training thread's tracing.
+        chain = [(layer, _takes_training(layer)) for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
         loss_fn = keras.losses.SparseCategoricalCrossentropy()
         z_shapes = [(len(x_probe), *layer.input.shape[1:]) for layer in activations]
-        fixed_max_slope = _fixed_max_slopes(activations, z_shapes)
-        # Layers whose outputs have one shape are reduced together, as one stacked tensor: a
-        # 20-layer MLP then traces a handful of ops instead of a dozen per layer (tracing, not
-        # running, is what the probe costs a run).
-        groups: dict[tuple, list[int]] = {}
-        for i, shape in enumerate(z_shapes):
-            groups.setdefault(tuple(shape), []).append(i)
-        order = [i for members in groups.values() for i in members]
-        restore = np.argsort(order)  # stacked-group order -> layer order
+        fixed = _fixed_functions(activations, z_shapes)
+        # Layers whose outputs (or kernels) have one shape are reduced together, as one stacked
+        # tensor: a 20-layer MLP then traces a handful of ops instead of a dozen per layer.
+        z_groups, z_restore = _groups_by_shape(z_shapes)
+        # A group whose layers all compute one weight-free function gets its slopes in one call.
+        shared = [len({fixed.get(i, (None,))[0] for i in members} - {None}) == 1 and all(i in fixed for i in members)
+                  for members in z_groups]
+        kernel_groups, kernel_restore = _groups_by_shape([self._variables[i].shape for i in kernel_at])
 
         # No data-dependent control flow: autograph would only add tracing time.
         @tf.function(autograph=False, reduce_retracing=True)
-        def compute(x, y):
-            with tf.GradientTape() as tape:
-                taps_out = taps(x, training=False)
-                loss = loss_fn(y, taps_out[0])
-            kernel_grads = tape.gradient(loss, self._kernels)
-            zs, outs = list(taps_out[1::2]), list(taps_out[2::2])
-            # One tape for every layer's slopes: the layers are elementwise and independent
-            # given z, so d(sum of all outputs)/dz_i = f_i'(z_i).
-            with tf.GradientTape() as slope_tape:
-                slope_tape.watch(zs)
-                total = tf.add_n([tf.reduce_sum(layer(z)) for layer, z in zip(activations, zs)])
-            slopes = slope_tape.gradient(total, zs)
-            max_slopes = [fixed_max_slope[i] if i in fixed_max_slope else _max_slope(layer, z_shapes[i])
-                          for i, layer in enumerate(activations)]
+        def compute(x, y, values):
+            with keras.StatelessScope(state_mapping=list(zip(self._variables, values))):
+                kernels = [values[i] for i in kernel_at]
+                zs, outs = [], []
+                with tf.GradientTape() as tape:
+                    tape.watch(kernels)
+                    for layer, takes_training in chain:
+                        if layer.name in tapped:
+                            zs.append(x)
+                        x = layer.call(x, training=False) if takes_training else layer.call(x)
+                        if layer.name in tapped:
+                            outs.append(x)
+                    loss = loss_fn(y, x)
+                kernel_grads = tape.gradient(loss, kernels)
+                # One tape for every layer's slopes: the layers are elementwise and independent
+                # given z, so d(sum of all outputs)/dz_i = f_i'(z_i).
+                with tf.GradientTape() as slope_tape:
+                    group_zs = [tf.stack([zs[i] for i in members]) for members in z_groups]
+                    slope_tape.watch(group_zs)
+                    total = tf.add_n([
+                        tf.reduce_sum(activations[members[0]].call(z)) if one_function
+                        else tf.add_n([tf.reduce_sum(activations[i].call(z[k])) for k, i in enumerate(members)])
+                        for members, z, one_function in zip(z_groups, group_zs, shared)])
+                group_slopes = slope_tape.gradient(total, group_zs)
+                max_slopes = [fixed[i][1] if i in fixed else _max_slope(layer, z_shapes[i])
+                              for i, layer in enumerate(activations)]
+            grad_norms = tf.gather(tf.concat([
+                tf.norm(tf.reshape(tf.stack([kernel_grads[i] for i in members]), (len(members), -1)), axis=1)
+                for members in kernel_groups], axis=0), kernel_restore)
             columns = []
-            for members in groups.values():
+            for members, slopes in zip(z_groups, group_slopes):
                 channels = z_shapes[members[0]][-1]
                 a = tf.reshape(tf.stack([outs[i] for i in members]), (len(members), -1, channels))
-                s = tf.reshape(tf.stack([slopes[i] for i in members]), (len(members), -1))
+                s = tf.reshape(slopes, (len(members), -1))
                 flat = SATURATION_SLOPE * tf.reshape(tf.stack([max_slopes[i] for i in members]), (-1, 1))
                 columns.append(tf.stack([
                     tf.reduce_mean(a, axis=[1, 2]),
                     tf.math.reduce_std(a, axis=[1, 2]),
                     tf.reduce_mean(tf.cast(tf.math.reduce_std(a, axis=1) < DEAD_STD, tf.float32), axis=1),
                     tf.reduce_mean(tf.cast(tf.abs(s) < flat, tf.float32), axis=1),
-                    tf.stack([tf.norm(kernel_grads[i]) for i in members]),
+                    tf.gather(grad_norms, members),
                 ], axis=1))
-            return tf.gather(tf.concat(columns, axis=0), restore)
+            return tf.gather(tf.concat(columns, axis=0), z_restore)
 
         self._compute = compute
 
+    def snapshot(self) -> list[tf.Tensor]:
+        """The model's current weights (and batch-norm statistics), as tensors training cannot change."""
+        return [tf.identity(v.value) for v in self._variables]
+
+    def compute(self, snapshot: list[tf.Tensor]) -> np.ndarray:
+        """Array (layers, statistics) for the weights in `snapshot`."""
+        return self._compute(self._x, self._y, snapshot).numpy()
+
     def __call__(self) -> np.ndarray:
         """Array (layers, statistics) for the model's current weights."""
-        return self._compute(self._x, self._y).numpy()
+        return self.compute(self.snapshot())
 
     def as_metrics(self, table: np.ndarray) -> dict[str, float]:
         return {

@@ -21,6 +21,9 @@ from mlflow.entities import Metric, Param, RunTag
 
 HOST = socket.gethostname()
 _BATCH = 1000  # MLflow's limit of metrics per log_batch call
+# Queued metrics reach the store at least this often (and all of them when the run ends): what the
+# MLflow UI shows of a running run lags by at most this much.
+WRITE_INTERVAL_S = 10.0
 
 
 def resolve_uri(uri: str) -> str:
@@ -104,7 +107,12 @@ class Store:
 
 
 class _BatchWriter:
-    """One thread writing queued metric batches in order; the first failure is kept and re-raised."""
+    """One thread writing queued metrics in order, every `WRITE_INTERVAL_S` and when closed.
+
+    Written together, an epoch's metrics cost less than half as much per metric (SQLAlchemy's cost
+    per call, MLflow's update of each key's latest value): 56 ms for 1,000 metrics vs 130 ms in ten
+    calls. That CPU is taken from training, which has the other core. If a write fails, the puts
+    before the failing one are still written, as if each had been written on its own."""
 
     def __init__(self, client: MlflowClient, run_id: str):
         self._client, self._run_id = client, run_id
@@ -119,14 +127,46 @@ class _BatchWriter:
         self._queue.put(items)
 
     def _drain(self) -> None:
-        while (items := self._queue.get()) is not None:
-            if self._error is not None:
-                continue
+        puts: list[list[Metric]] = []
+        due = time.monotonic() + WRITE_INTERVAL_S
+        while True:
             try:
-                for start in range(0, len(items), _BATCH):
-                    self._client.log_batch(self._run_id, metrics=items[start:start + _BATCH])
-            except BaseException as error:  # noqa: BLE001 - handed to the training thread
-                self._error = error
+                items = self._queue.get(timeout=max(0.0, due - time.monotonic()) if puts else None)
+            except queue.Empty:
+                items = []  # the interval is over: write what has come
+            if items:
+                puts.append(items)
+            closing = items is None
+            if puts and (closing or time.monotonic() >= due):
+                self._write(puts)
+                puts = []
+                due = time.monotonic() + WRITE_INTERVAL_S
+            if closing:
+                return
+
+    def _write(self, puts: list[list[Metric]]) -> None:
+        # Whole puts per call, up to MLflow's limit (a larger put is split on its own).
+        calls: list[list[list[Metric]]] = [[]]
+        for items in puts:
+            if calls[-1] and sum(map(len, calls[-1])) + len(items) > _BATCH:
+                calls.append([])
+            calls[-1].append(items)
+        for call in calls:
+            if self._error is not None:
+                return
+            try:
+                self._log([metric for items in call for metric in items])
+            except BaseException:  # noqa: BLE001 - find the failing put, keep the ones before it
+                for items in call:
+                    try:
+                        self._log(items)
+                    except BaseException as error:  # noqa: BLE001 - handed to the training thread
+                        self._error = error
+                        return
+
+    def _log(self, metrics: list[Metric]) -> None:
+        for start in range(0, len(metrics), _BATCH):
+            self._client.log_batch(self._run_id, metrics=metrics[start:start + _BATCH])
 
     def close(self) -> None:
         self._queue.put(None)
@@ -151,7 +191,7 @@ class TrackedRun:
             self.client.log_batch(self.run_id, params=items[start:start + 100])
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
-        """Queue an epoch's metrics (all layers) as one batched write, done by a writer thread while
+        """Queue an epoch's metrics (all layers) for the writer thread, which batches them while
         training goes on. Our own thread rather than MLflow's asynchronous logging, which flushes on
         a timer and so adds about a second to every run's end; this one is drained on `flush`."""
         now = int(time.time() * 1000)

@@ -7,8 +7,10 @@ callable, which the tracking stage supplies (or not, with tracking disabled).
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -30,7 +32,13 @@ class FitResult:
 
 
 class _EpochRecorder(keras.callbacks.Callback):
-    """Probes at step 0 and after each epoch, keeps the best weights on val_accuracy, stops on NaN."""
+    """Probes at step 0 and after each epoch, keeps the best weights on val_accuracy, stops on NaN.
+
+    Each epoch's metrics go to `on_epoch` from one helper thread, in epoch order, once its probe
+    is computed: the training thread only copies the weights (about a millisecond) and goes on, so
+    the probe overlaps training instead of pausing it (it still shares the machine's cores).
+    `finish` waits for every delivery.
+    """
 
     def __init__(self, probe: LayerProbe | None, on_epoch: EpochSink, check_interrupt: Callable[[], None] = lambda: None):
         super().__init__()
@@ -44,17 +52,40 @@ class _EpochRecorder(keras.callbacks.Callback):
         self.diverged_epoch: int | None = None
         self._epoch = 0
         self._epoch_start = 0.0
+        self._helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="probe")
+        self._pending: list[Future] = []
+        # Set at the end of the first epoch: until then the training thread traces Keras's train
+        # and test steps (Python, holding the interpreter lock), so the helper's tracing of the
+        # probe would only delay it; from then on it mostly waits for TensorFlow, lock released.
+        self._first_epoch_done = threading.Event()
 
-    def _probe(self, step: int) -> dict[str, float]:
-        if self.probe is None:
-            return {}
-        table = self.probe()
-        for layer, values in enumerate(table, start=1):
-            self.layer_rows.append({"step": step, "layer": layer, **dict(zip(STATISTICS, map(float, values)))})
-        return self.probe.as_metrics(table)
+    def _send(self, metrics: dict[str, float], step: int, probe: bool) -> None:
+        for done in [task for task in self._pending if task.done()]:
+            done.result()  # a failed probe or write fails the run now, not after the last epoch
+            self._pending.remove(done)
+        snapshot = self.probe.snapshot() if probe and self.probe is not None else None
+        self._pending.append(self._helper.submit(self._deliver, dict(metrics), step, snapshot))
+
+    def _deliver(self, metrics: dict[str, float], step: int, snapshot) -> None:  # in the helper thread
+        self._first_epoch_done.wait()
+        if snapshot is not None:
+            table = self.probe.compute(snapshot)
+            for layer, values in enumerate(table, start=1):
+                self.layer_rows.append({"step": step, "layer": layer, **dict(zip(STATISTICS, map(float, values)))})
+            metrics |= self.probe.as_metrics(table)
+        self.on_epoch(metrics, step)
+
+    def finish(self, cancel: bool = False) -> None:
+        """Wait until every epoch's metrics are delivered (or, on `cancel`, only the one under way)."""
+        self._first_epoch_done.set()
+        self._helper.shutdown(wait=True, cancel_futures=cancel)
+        pending, self._pending = self._pending, []
+        if not cancel:
+            for task in pending:
+                task.result()
 
     def on_train_begin(self, logs=None):
-        self.on_epoch(self._probe(0), 0)  # the initialized network, before any update
+        self._send({}, 0, probe=True)  # the initialized network, before any update
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch + 1
@@ -73,12 +104,12 @@ class _EpochRecorder(keras.callbacks.Callback):
         metrics["epoch_time_s"] = time.perf_counter() - self._epoch_start
         self.history.append(metrics)
         if self.diverged_epoch is None:
-            metrics.update(self._probe(self._epoch))
             val = metrics.get("val_accuracy", -math.inf)
             if val > self.best_val:
                 self.best_val = val
                 self.best_weights = self.model.get_weights()
-        self.on_epoch(metrics, self._epoch)
+        self._send(metrics, self._epoch, probe=self.diverged_epoch is None)
+        self._first_epoch_done.set()
 
 
 @dataclass
@@ -166,7 +197,9 @@ def fit(
         )
     except BaseException:
         _COMPILED.pop(reuse_key, None)  # left mid-fit: not a state to hand to the next job
+        recorder.finish(cancel=True)
         raise
+    recorder.finish()
     result = FitResult(recorder.history, recorder.layer_rows, diverged_epoch=recorder.diverged_epoch)
     result.final["train_time_s"] = time.perf_counter() - start
     finite = [h["val_accuracy"] for h in recorder.history if math.isfinite(h.get("val_accuracy", math.nan))]
