@@ -9,10 +9,12 @@ profile=${1:-full}
 PYTHON=${PYTHON:-python}
 shift || true
 start=$SECONDS
-for experiment in experiments/claim*.yaml; do
-  name=$(basename "$experiment" .yaml)
-  echo "== $name ($profile)"
-  "$PYTHON" -m run -m "experiment=$name" "profile=$profile" hydra/launcher=joblib hydra.launcher.n_jobs=2 "$@"
+# The sweeps the report lists (one per claim, each with its number of workers), with $PYTHON.
+mapfile -t sweeps < <("$PYTHON" -m report --profile "$profile" --commands)
+for sweep in "${sweeps[@]}"; do
+  read -ra words <<< "$sweep"
+  echo "== ${words[4]#experiment=} ($profile)"
+  "$PYTHON" "${words[@]:1}" "$@"
 done
 uri_arg=()
 for arg in "$@"; do

@@ -3,6 +3,7 @@
     python -m report                      # all claims, full profile -> results/REPORT.md
     python -m report --claim 7            # one claim -> results/REPORT-claim07.md
     python -m report --profile quick      # the quick profile -> results/quick/REPORT.md
+    python -m report --commands           # the sweeps that make its runs (what run_claims.sh runs)
 """
 
 from __future__ import annotations
@@ -29,11 +30,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, help="output folder (default: results, or results/quick for --profile quick)")
     parser.add_argument("--wall-time-s", type=float, help="experiments' wall time, for the report header")
     parser.add_argument("--no-mlflow", action="store_true", help="do not log the report as an MLflow run")
+    parser.add_argument("--commands", action="store_true", help="print the sweeps that make the report's runs, one per line, and exit")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.commands:
+        from actlab.claims import CLAIMS
+        from actlab.report import sweep_commands
+
+        print("\n".join(sweep_commands(args.profile, [CLAIMS[n] for n in sorted(args.claim or CLAIMS)])))
+        return 0
     from mlflow import MlflowClient
 
     from actlab.track import resolve_uri

@@ -81,10 +81,10 @@ def metric_name(statistic: str, layer: int) -> str:
 class LayerProbe:
     """Computes `STATISTICS` for every hidden layer of `model` on one fixed batch.
 
-    `snapshot()` copies the weights (cheap: the training thread does it at each epoch's end) and
-    `compute(snapshot)` measures them, in any thread: the training loop leaves one of two cores
-    idle, so `train.py` computes on the copy there while training goes on. The copy is what makes
-    that exact: TensorFlow copies a variable's buffer before updating it while a read is alive.
+    `snapshot()` copies the weights (about a millisecond: the training thread does it at each
+    epoch's end) and `compute(snapshot)` measures them, in any thread: `train.py` computes on the
+    copy in a helper thread while training goes on. The copy is what makes that exact: TensorFlow
+    copies a variable's buffer before updating it while a read of it is alive.
     """
 
     def __init__(self, model: keras.Model, x_probe: np.ndarray, y_probe: np.ndarray):
@@ -107,8 +107,7 @@ class LayerProbe:
         # tensor: a 20-layer MLP then traces a handful of ops instead of a dozen per layer.
         z_groups, z_restore = _groups_by_shape(z_shapes)
         # A group whose layers all compute one weight-free function gets its slopes in one call.
-        shared = [len({fixed.get(i, (None,))[0] for i in members} - {None}) == 1 and all(i in fixed for i in members)
-                  for members in z_groups]
+        shared = [all(i in fixed for i in members) and len({fixed[i][0] for i in members}) == 1 for members in z_groups]
         kernel_groups, kernel_restore = _groups_by_shape([self._variables[i].shape for i in kernel_at])
 
         # No data-dependent control flow: autograph would only add tracing time.

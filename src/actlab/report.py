@@ -140,9 +140,14 @@ def _versions() -> str:
     return ", ".join(f"{n} {version(n)}" for n in ("tensorflow", "keras", "mlflow", "hydra-core", "scipy"))
 
 
+def sweep_commands(profile: str, claims: list[Claim]) -> list[str]:
+    """The sweeps that make the claims' runs: what experiments/run_claims.sh runs."""
+    return [f"python -m run -m experiment={c.experiment} profile={profile} hydra/launcher=joblib hydra.launcher.n_jobs={c.workers}"
+            for c in claims]
+
+
 def _commands(profile: str, claims: list[Claim]) -> list[str]:
-    lines = [f"python -m run -m experiment={c.experiment} profile={profile} hydra/launcher=joblib hydra.launcher.n_jobs=2"
-             for c in claims]
+    lines = sweep_commands(profile, claims)
     numbers = " ".join(f"--claim {c.number}" for c in claims) if len(claims) < len(CLAIMS) else ""
     return lines + [f"python -m report --profile {profile} {numbers}".rstrip()]
 
