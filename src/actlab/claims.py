@@ -473,8 +473,7 @@ CLAIMS: dict[int, Claim] = {
               "PReLU beats ReLU on large datasets but overfits small ones.", prelu_overfitting),
         Claim(5, "elu_converges_faster", "claim05_elu",
               "ELU converges faster than ReLU and its variants and ends more accurate.", elu_converges_faster),
-        # It times forward passes: its jobs run one at a time, so no second job shares the cores
-        # (beside one, the verdict flipped between two runs of the same code).
+        # It times forward passes: its jobs run one at a time, so no second job shares the cores.
         Claim(6, "elu_slower_at_test_time", "claim06_inference_speed",
               "ELU (exponential) is slower to compute at test time than ReLU.", inference_speed, workers=1),
         Claim(7, "selu_self_normalizes", "claim07_selu_self_normalization",
