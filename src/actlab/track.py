@@ -111,7 +111,7 @@ class _BatchWriter:
 
     Written together, an epoch's metrics cost less than half as much per metric (SQLAlchemy's cost
     per call, MLflow's update of each key's latest value): 56 ms for 1,000 metrics vs 130 ms in ten
-    calls. That CPU is taken from training, which has the other core. If a write fails, the puts
+    calls. That CPU is taken from training: both share the machine's cores. If a write fails, the puts
     before the failing one are still written, as if each had been written on its own."""
 
     def __init__(self, client: MlflowClient, run_id: str):
