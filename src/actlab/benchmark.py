@@ -11,6 +11,7 @@ Not part of the test suite: timings are measured here, never asserted in tests.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import re
@@ -38,15 +39,7 @@ def _timed(args: list[str], cwd: Path = PROJECT_ROOT) -> float:
     return time.perf_counter() - start
 
 
-def _interleaved(a: list[str], b: list[str], repeats: int) -> tuple[float, float]:
-    times_a, times_b = [], []
-    for _ in range(repeats):
-        times_a.append(_timed(a))
-        times_b.append(_timed(b))
-    return statistics.median(times_a), statistics.median(times_b)
-
-
-def whole_process(model: str, repeats: int, tmp: Path) -> dict:
+def whole_process(model: str, repeats: int, tmp: Path) -> list[dict]:
     ours = [PYTHON, "-m", "run", f"model={model}", "trainer.epochs=10", "trainer.verbose=0",
             f"tracking.uri=sqlite:///{tmp / 'bench.db'}", f"hydra.run.dir={tmp / 'hydra'}"]
     bare = [PYTHON, "-m", "actlab.bare_keras", model, "10"]
@@ -66,7 +59,7 @@ def whole_process(model: str, repeats: int, tmp: Path) -> dict:
     ]
 
 
-def probe_and_logging(model: str, repeats: int, tmp: Path) -> dict:
+def probe_and_logging(model: str, repeats: int, tmp: Path) -> list[dict]:
     """Our fit (probe + MLflow logging every epoch) vs the same model.fit without them, in one process."""
     code = f"""
 import gc, os, sys, time, statistics, json
@@ -76,7 +69,6 @@ from omegaconf import OmegaConf
 import keras
 from actlab.data import load_splits
 from actlab.model import build_model, make_optimizer
-from actlab.train import fit
 from actlab import probe as probe_stage, track, train
 from actlab.track import Store
 # Where the CPU goes: thread CPU time of the probe's helper thread, of the weight copies (in the
@@ -105,7 +97,7 @@ def fresh():
 def ours():
     model = fresh()
     with store.start_run('bench', {{}}) as run:
-        result = fit(model, splits, make_optimizer(c['optimizer']), c['trainer'], on_epoch=run.log_metrics)
+        result = train.fit(model, splits, make_optimizer(c['optimizer']), c['trainer'], on_epoch=run.log_metrics)
         end = time.perf_counter()
     # The fit, and the wait at the run's end for the metric writer to finish (not the test evaluation).
     return result.final['train_time_s'] + time.perf_counter() - end
@@ -127,8 +119,6 @@ print(json.dumps([statistics.median(a), statistics.median(b), {{k: v / {repeats}
     done = subprocess.run([PYTHON, "-c", code], cwd=PROJECT_ROOT, env=QUIET, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-3000:])
-    import json
-
     ours_s, bare_s, cpu = json.loads(done.stdout.strip().splitlines()[-1])
     where = ", ".join(f"{key} {seconds * 1000:.0f} ms" for key, seconds in cpu.items())
     return [
