@@ -17,6 +17,8 @@ import inspect
 import numpy as np
 import keras
 import tensorflow as tf
+from tensorflow.core.protobuf import config_pb2
+from tensorflow.python.eager import context as tf_context  # no public per-call switch for Grappler
 
 from actlab.model import hidden_layer_names
 
@@ -72,6 +74,16 @@ def _groups_by_shape(shapes: list) -> tuple[list[list[int]], np.ndarray]:
 
 def _takes_training(layer: keras.layers.Layer) -> bool:
     return "training" in inspect.signature(layer.call).parameters
+
+
+def _without_grappler() -> tf_context.FunctionCallOptions:
+    """This thread's function-call options, with Grappler's graph rewrites turned off. They apply
+    when a function is first called: for the probe's graph Grappler took ~30 ms of the ~90 ms first
+    call (deep_mlp) and saved nothing on the later ones, which run ~8 ms either way."""
+    current = tf_context.context().function_call_options
+    config = config_pb2.ConfigProto.FromString(current.config_proto_serialized)
+    config.graph_options.rewrite_options.disable_meta_optimizer = True
+    return tf_context.FunctionCallOptions(current.executor_type, config)
 
 
 def metric_name(statistic: str, layer: int) -> str:
@@ -157,14 +169,23 @@ class LayerProbe:
             return tf.gather(tf.concat(columns, axis=0), z_restore)
 
         self._compute = compute
+        self._call_options = _without_grappler()
 
     def snapshot(self) -> list[tf.Tensor]:
         """The model's current weights (and batch-norm statistics), as tensors training cannot change."""
-        return [tf.identity(v.value) for v in self._variables]
+        # A read, not a reference: TensorFlow copies a variable's buffer before updating it in place
+        # while a read of it is alive, so these values stay as they are now.
+        return [tf.convert_to_tensor(v.value) for v in self._variables]
 
     def compute(self, snapshot: list[tf.Tensor]) -> np.ndarray:
         """Array (layers, statistics) for the weights in `snapshot`."""
-        return self._compute(self._x, self._y, snapshot).numpy()
+        context = tf_context.context()
+        caller_options = context.function_call_options  # per thread: the training thread's stay as they are
+        context.function_call_options = self._call_options
+        try:
+            return self._compute(self._x, self._y, snapshot).numpy()
+        finally:
+            context.function_call_options = caller_options
 
     def __call__(self) -> np.ndarray:
         """Array (layers, statistics) for the model's current weights."""
