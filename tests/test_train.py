@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 from actlab.data import load_splits
 from actlab.model import build_model, make_optimizer
 from actlab.probe import STATISTICS, LayerProbe
-from actlab.train import fit
+from actlab.train import batches, fit
 from conftest import compose_config
 
 
@@ -50,3 +50,20 @@ def test_an_error_where_an_epochs_metrics_are_delivered_stops_the_fit_with_that_
 
     with pytest.raises(RuntimeError, match="refused epoch 1"):
         fit(model, splits, make_optimizer(c["optimizer"]), c["trainer"], on_epoch=sink)
+
+
+def _epochs(pipeline, n: int) -> list[np.ndarray]:
+    return [np.concatenate([y.numpy() for _, y in pipeline]) for _ in range(n)]
+
+
+def test_training_batches_cover_every_example_once_per_epoch_in_a_seeded_new_order():
+    x = np.arange(100, dtype=np.float32).reshape(50, 2)
+    y = np.arange(50)
+    first, second = _epochs(batches(x, y, 16, shuffle_seed=3), 2)
+    assert sorted(first) == list(range(50)) and sorted(second) == list(range(50))
+    assert not np.array_equal(first, second)  # reshuffled each epoch
+    assert all(np.array_equal(a, b) for a, b in zip(_epochs(batches(x, y, 16, shuffle_seed=3), 2), [first, second]))
+    assert not np.array_equal(_epochs(batches(x, y, 16, shuffle_seed=4), 1)[0], first)
+    xb, yb = next(iter(batches(x, y, 16, shuffle_seed=3)))
+    np.testing.assert_array_equal(xb.numpy(), x[yb.numpy()])  # inputs stay with their labels
+    assert np.array_equal(_epochs(batches(x, y, 16), 1)[0], y)  # evaluation: in order

@@ -57,17 +57,22 @@ def _prelu(params: dict[str, Any], name: str):
 def _elu(params: dict[str, Any], name: str):
     import keras
 
-    alpha = float(params["alpha"])
-    return keras.layers.Activation(lambda x: keras.activations.elu(x, alpha=alpha), name=name)
+    return keras.layers.ELU(alpha=float(params["alpha"]), name=name)
+
+
+def gelu_tanh(x):
+    """GELU with the tanh approximation (Hendrycks & Gimpel 2016, eq. 3)."""
+    import keras
+
+    return keras.activations.gelu(x, approximate=True)
 
 
 def _gelu(params: dict[str, Any], name: str):
     import keras
 
-    approximate = bool(params["approximate"])
-    return keras.layers.Activation(
-        lambda x: keras.activations.gelu(x, approximate=approximate), name=name
-    )
+    # Named functions, not lambdas: Keras serializes them (model summary, configs) without warnings.
+    function = gelu_tanh if params["approximate"] else keras.activations.gelu
+    return keras.layers.Activation(function, name=name)
 
 
 ACTIVATIONS: dict[str, ActivationSpec] = {

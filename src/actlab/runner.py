@@ -174,7 +174,7 @@ def run(cfg: DictConfig, context: RunContext | None = None) -> dict[str, Any]:
 
     if not cfg.tracking.enabled:
         result = fit(model, splits, optimizer, trainer, on_epoch=lambda metrics, step: None,
-                     check_interrupt=_INTERRUPTS.raise_pending, reuse_key=reuse_key)
+                     check_interrupt=_INTERRUPTS.raise_pending, reuse_key=reuse_key, seed=cfg.seed)
         summary = {"status": "diverged" if result.diverged_epoch else "finished", "run_id": None, **result.final}
         print(f"finished (tracking disabled) · test_accuracy {summary.get('test_accuracy', float('nan')):.4f}")
         return summary
@@ -194,7 +194,7 @@ def run(cfg: DictConfig, context: RunContext | None = None) -> dict[str, Any]:
         params |= {f"data.{k}": v for k, v in splits.sizes().items()} | {"model.parameters": model.count_params()}
         tracked.log_params(params)
         result = fit(model, splits, optimizer, trainer, on_epoch=tracked.log_metrics,
-                     check_interrupt=_INTERRUPTS.raise_pending, reuse_key=reuse_key)
+                     check_interrupt=_INTERRUPTS.raise_pending, reuse_key=reuse_key, seed=cfg.seed)
         tracked.log_metrics(result.final, step=len(result.history))
         with tempfile.TemporaryDirectory() as tmp:
             _write_artifacts(Path(tmp), cfg, context, model, result)
