@@ -93,10 +93,10 @@ def metric_name(statistic: str, layer: int) -> str:
 class LayerProbe:
     """Computes `STATISTICS` for every hidden layer of `model` on one fixed batch.
 
-    `snapshot()` copies the weights (about a millisecond: the training thread does it at each
+    `snapshot()` reads the weights (about a millisecond: the training thread does it at each
     epoch's end) and `compute(snapshot)` measures them, in any thread: `train.py` computes on the
-    copy in a helper thread while training goes on. The copy is what makes that exact: TensorFlow
-    copies a variable's buffer before updating it while a read of it is alive.
+    read values in a helper thread while training goes on. That is exact because TensorFlow copies
+    a variable's buffer before updating it in place while a read of it is alive.
     """
 
     def __init__(self, model: keras.Model, x_probe: np.ndarray, y_probe: np.ndarray):
@@ -173,8 +173,6 @@ class LayerProbe:
 
     def snapshot(self) -> list[tf.Tensor]:
         """The model's current weights (and batch-norm statistics), as tensors training cannot change."""
-        # A read, not a reference: TensorFlow copies a variable's buffer before updating it in place
-        # while a read of it is alive, so these values stay as they are now.
         return [tf.convert_to_tensor(v.value) for v in self._variables]
 
     def compute(self, snapshot: list[tf.Tensor]) -> np.ndarray:
