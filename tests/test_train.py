@@ -67,3 +67,23 @@ def test_training_batches_cover_every_example_once_per_epoch_in_a_seeded_new_ord
     xb, yb = next(iter(batches(x, y, 16, shuffle_seed=3)))
     np.testing.assert_array_equal(xb.numpy(), x[yb.numpy()])  # inputs stay with their labels
     assert np.array_equal(_epochs(batches(x, y, 16), 1)[0], y)  # evaluation: in order
+
+
+def test_seed_job_seeds_python_numpy_keras_and_tensorflow_as_keras_does():
+    import random
+
+    import tensorflow as tf
+
+    from actlab.train import seed_job
+
+    def draws():
+        return (random.random(), float(np.random.rand()), tf.compat.v1.get_seed(1),
+                keras.random.uniform((3,)).numpy().tolist(), keras.initializers.HeNormal()((2, 2)).numpy().tolist())
+
+    keras.utils.set_random_seed(7)
+    expected = draws()
+    keras.utils.set_random_seed(8)
+    assert draws() != expected
+    seed_job(7)
+    assert draws() == expected
+    assert tf.compat.v1.get_seed(1) == (7, 1)  # TensorFlow's global seed, which tf.data's shuffles use

@@ -150,16 +150,15 @@ def run(cfg: DictConfig, context: RunContext | None = None) -> dict[str, Any]:
             return {"status": "skipped", "run_id": done, "fingerprint": fingerprint}
 
     threads = set_threads(context.threads or cfg.trainer.threads, context.workers)
-    import keras
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")  # each run compiles its own probe: retracing notices are expected
     from actlab.data import load_splits
     from actlab.model import build_model, make_optimizer
-    from actlab.train import fit
+    from actlab.train import fit, seed_job
 
     freeze_imported_objects()
-    keras.utils.set_random_seed(cfg.seed)
+    seed_job(cfg.seed)
     container = OmegaConf.to_container(cfg, resolve=True)
     splits = load_splits(container["dataset"], as_images=cfg.model.kind == "cnn")
     activation = cfg.activation.name
