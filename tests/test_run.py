@@ -120,6 +120,23 @@ def test_cli_run_ends_with_the_one_line_summary(tmp_path):
     run_id = search_runs(db).iloc[0]["run_id"]
     assert last.startswith(f"run {run_id} · finished · test_accuracy 0.")
     assert last.endswith(f"mlflow ui --backend-store-uri sqlite:///{db}")
+    # TensorFlow's start-up notices ("Could not find cuda drivers", ...) are not passed on.
+    assert "cuda drivers" not in done.stderr and "absl::InitializeLog" not in done.stderr, done.stderr
+
+
+def test_stderr_without_passes_on_all_but_the_matching_lines_from_python_and_from_cpp():
+    # In a process of its own: pytest's capture replaces sys.stderr with a file of its own.
+    code = """if True:
+        import os, re, sys
+        from actlab.runner import stderr_without
+        with stderr_without(re.compile("notice")):
+            os.write(2, b"a notice from C++\\nkept from C++\\n")  # below Python, as TensorFlow's libraries write
+            print("a notice from Python", file=sys.stderr)
+            print("kept from Python", file=sys.stderr)
+        print("after", file=sys.stderr)
+    """
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stderr.splitlines() == ["kept from C++", "kept from Python", "after"]
 
 
 def test_a_job_reusing_an_earlier_jobs_compiled_model_trains_exactly_as_a_fresh_model():

@@ -7,9 +7,11 @@ been validated, so a bad value costs nothing and leaves no record.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -61,10 +63,45 @@ def _versions() -> dict[str, str]:
     return {f"version.{name}": version(name) for name in names} | {"version.python": sys.version.split()[0]}
 
 
+# Printed by TensorFlow's C++ libraries while `import tensorflow` runs, whatever TF_CPP_MIN_LOG_LEVEL
+# says (absl logs them before any level is read): oneDNN is on, and on a CPU machine "Could not find
+# cuda drivers", which reads like an error. Each twice, after absl's own warning.
+_START_UP_NOTICES = re.compile(r"All log messages before absl::InitializeLog\(\) is called"
+                               r"|oneDNN custom operations are on|cudart_stub\.cc:\d+\] Could not find cuda drivers")
+
+
+@contextlib.contextmanager
+def stderr_without(lines: re.Pattern):
+    """What the block writes to stderr (file descriptor 2, so C++ libraries' output too) goes to a
+    file, and is passed on at the block's end, all but the lines matching `lines`."""
+    sys.stderr.flush()
+    stderr = os.dup(2)
+    with tempfile.TemporaryFile() as printed:
+        os.dup2(printed.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(stderr, 2)
+            os.close(stderr)
+            printed.seek(0)
+            for line in printed.read().decode(errors="replace").splitlines(keepends=True):
+                if not lines.search(line):
+                    sys.stderr.write(line)
+            sys.stderr.flush()
+
+
+def import_tensorflow():
+    """`import tensorflow`, without its start-up notices."""
+    if "tensorflow" not in sys.modules:
+        with stderr_without(_START_UP_NOTICES):
+            import tensorflow  # noqa: F401
+    return sys.modules["tensorflow"]
+
+
 def set_threads(threads: int, workers: int) -> int:
     """Give TensorFlow this job's share of the cores; must happen before its first op."""
-    import tensorflow as tf
-
+    tf = import_tensorflow()
     n = threads or max(1, (os.cpu_count() or 1) // max(1, workers))
     try:
         tf.config.threading.set_intra_op_parallelism_threads(n)

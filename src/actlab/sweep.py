@@ -93,12 +93,14 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 def _import_run_stack() -> int:
     """What every job imports first (about 4 s, mostly TensorFlow), done once per worker."""
+    from actlab.runner import freeze_imported_objects, import_tensorflow
+
+    import_tensorflow()
     import keras  # noqa: F401
     import matplotlib  # noqa: F401
     import mlflow  # noqa: F401
 
     import actlab.train, actlab.track, actlab.figures  # noqa: F401, E401
-    from actlab.runner import freeze_imported_objects
 
     freeze_imported_objects()
     return os.getpid()
