@@ -12,12 +12,13 @@ from pathlib import Path
 import numpy as np
 
 from actlab.activations import ACTIVATIONS, effective_params, make_layer
+from actlab.runner import import_tensorflow
 
 SELU_SCALE, SELU_ALPHA = 1.0507, 1.6733  # as the article prints them (Klambauer et al. 2017)
 
 
 def values_and_slopes(name: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     layer = make_layer(name, effective_params(name, {}), f"gallery_{name}")
     z = tf.constant(x.reshape(-1, 1).astype(np.float32))
