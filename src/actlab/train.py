@@ -160,7 +160,7 @@ def seed_job(seed: int) -> None:
     """`keras.utils.set_random_seed(seed)` (Python, NumPy, Keras and TensorFlow), without the side
     effect that cost sweeps time: TensorFlow's `set_seed` also empties its cache of instantiated
     functions, so a job reusing an earlier job's compiled model (`_compiled`) had Grappler optimize
-    its train, test and probe graphs all over again: 0.55 s of a 2.1 s deep_mlp job, 0.15 s of a
+    its train, test and probe graphs all over again: 0.55 s of a 2.1 s deep_mlp job, 0.2 s of a
     1.4 s mlp job. That cache holds none of a run's random state (Keras draws stateless random
     numbers from seeds kept in Python's `random` and in variables; each tf.data shuffle has its own
     seeded state): a reusing job still equals a fresh one (tests/test_run.py)."""
