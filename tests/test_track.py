@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
+from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from actlab.track import Store
@@ -47,3 +50,40 @@ def test_a_running_runs_metrics_reach_the_store_within_the_write_interval(tmp_pa
         assert [m.step for m in store.client.get_metric_history(run.run_id, "loss")] == [1]  # before the run ends
         run.log_metrics({"loss": 0.5}, 2)
     assert len(store.client.get_metric_history(run.run_id, "loss")) == 2
+
+
+def _contents(db) -> dict:
+    """Schema and rows of every table, without the columns that hold the time of creation. A
+    table's definition is compared line by line, unordered: MLflow's own builds list a table's
+    constraints in varying order."""
+    with sqlite3.connect(db) as connection:
+        tables = {name: sorted(line.strip().rstrip(",") for line in sql.splitlines())
+                  for name, sql in connection.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'")}
+        rows = {}
+        for table in tables:
+            cursor = connection.execute(f'SELECT * FROM "{table}"')
+            keep = [i for i, column in enumerate(cursor.description) if "time" not in column[0]]
+            rows[table] = sorted(repr([row[i] for i in keep]) for row in cursor)
+    return {"schema": tables, "rows": rows}
+
+
+def test_a_new_store_started_from_the_cached_empty_one_equals_the_store_mlflow_builds(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    for copy in ("first", "second"):  # the first makes the empty store, the second copies it
+        # ... from another working directory, under which MLflow's Default experiment keeps its artifacts
+        (tmp_path / copy).mkdir()
+        monkeypatch.chdir(tmp_path / copy)
+        ours = Store(f"sqlite:///{tmp_path / copy}.db", "t")
+        built = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / copy}-built.db")
+        built.create_experiment("t", artifact_location=ours.client.get_experiment(ours.experiment_id).artifact_location)
+        assert _contents(tmp_path / f"{copy}.db") == _contents(tmp_path / f"{copy}-built.db")
+    assert (tmp_path / "cache" / "actlab").is_dir()
+
+
+def test_a_store_that_exists_is_opened_as_it_is(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'mlflow.db'}", "t")
+    with store.start_run("r", {}) as run:
+        run.log_metrics({"loss": 1.0}, 1)
+    again = Store(f"sqlite:///{tmp_path / 'mlflow.db'}", "t")
+    assert again.experiment_id == store.experiment_id
+    assert again.client.get_run(run.run_id).data.metrics == {"loss": 1.0}
