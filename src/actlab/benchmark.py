@@ -91,6 +91,7 @@ from actlab.data import load_splits
 from actlab.model import build_model, make_optimizer
 from actlab import probe as probe_stage, track, train
 from actlab.track import Store
+from actlab.benchmark import _in_turn
 # Where the CPU goes: thread CPU time of the probe's helper thread, of the weight copies (in the
 # training thread) and of the MLflow writer thread, summed over the timed fits.
 cpu = {{'probe': 0.0, 'weight copies': 0.0, 'MLflow writes': 0.0}}
@@ -133,11 +134,9 @@ def bare():
 ours(); bare()  # warm-up: tracing, first database connection
 a, b = [], []
 for key in cpu: cpu[key] = 0.0
-for repeat in range({repeats}):  # in turn: ours first, then bare first
-    if repeat % 2:
-        b.append(bare()); a.append(ours())
-    else:
-        a.append(ours()); b.append(bare())
+for repeat in range({repeats}):
+    for times, side in _in_turn([(a, ours), (b, bare)], repeat):
+        times.append(side())
 print(json.dumps([a, b, {{k: v / {repeats} for k, v in cpu.items()}}]))
 """
     done = subprocess.run([PYTHON, "-c", code], cwd=PROJECT_ROOT, env=QUIET, capture_output=True, text=True)
