@@ -1,5 +1,5 @@
-"""The registry is the single source of truth: every activation builds and trains, and its values
-match the article's formulas (computed here from the same layers the models use)."""
+"""The config tree is the registry: every activation YAML builds and trains, and its values match
+the article's formulas (computed here from the same layers the models use)."""
 
 from __future__ import annotations
 
@@ -8,19 +8,22 @@ import math
 import numpy as np
 import pytest
 from mlflow import MlflowClient
+from omegaconf import OmegaConf
 
-from actlab.activations import ACTIVATIONS, make_layer, effective_params
+from actlab.config import options
+from actlab.gallery import activation_config, values_and_slopes
 from actlab.runner import run
 from conftest import CONF
 
+ACTIVATIONS = options("activation")
 
-def test_registry_and_config_files_agree():
-    assert {p.stem for p in (CONF / "activation").glob("*.yaml")} == set(ACTIVATIONS)
+
+def test_the_article_functions_are_marked_in_their_yaml():
     article = {"sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "selu"}
-    assert {name for name, spec in ACTIVATIONS.items() if spec.in_article} == article
+    assert {name for name in ACTIVATIONS if OmegaConf.load(CONF / "activation" / f"{name}.yaml").get("in_article")} == article
 
 
-@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("model", ["mlp", "cnn"])
 def test_each_activation_builds_and_trains(activation, model, tiny_cfg, tmp_path):
     result = run(tiny_cfg(f"activation={activation}", f"model={model}", "model.depth=2", "trainer.epochs=2"))
@@ -31,7 +34,11 @@ def test_each_activation_builds_and_trains(activation, model, tiny_cfg, tmp_path
 
 
 def _values(name: str, x: list[float], **params) -> np.ndarray:
-    layer = make_layer(name, effective_params(name, params), "act")
+    if not params:
+        return values_and_slopes(name, np.asarray(x))[0]
+    from actlab.activations import activation_layers
+
+    layer = activation_layers({**activation_config(name), **params}, name)("act")
     return np.asarray(layer(np.asarray([x], dtype=np.float32)))[0]
 
 
@@ -47,15 +54,22 @@ def test_article_values():
     assert _values("leaky_relu", [-1.0])[0] == pytest.approx(-0.3)  # Keras 3 LeakyReLU layer default
     assert _values("leaky_relu", [-1.0], negative_slope=0.01)[0] == pytest.approx(-0.01)
     assert _values("prelu", [-1.0])[0] == pytest.approx(-0.25)  # He et al.'s initial alpha
+    assert _values("gelu", [1.0])[0] == pytest.approx(0.8413447, rel=1e-5)  # x·Φ(x)
+    assert _values("gelu", [1.0], approximate=True)[0] == pytest.approx(0.8411920, rel=1e-5)
 
 
 def test_prelu_shares_alpha_per_channel_in_conv_layers():
     import keras
 
-    layer = make_layer("prelu", effective_params("prelu", {}), "act", conv=True)
+    from actlab.activations import ChannelPReLU
+
+    layer = ChannelPReLU(0.25, "channel")
     layer.build((None, 8, 8, 5))
     assert tuple(layer.alpha.shape) == (1, 1, 5)
-    per_element = make_layer("prelu", effective_params("prelu", {"shared_axes": "none"}), "act2", conv=True)
+    dense = ChannelPReLU(0.25, "channel")
+    dense.build((None, 7))
+    assert tuple(dense.alpha.shape) == (7,)
+    per_element = ChannelPReLU(0.25, "none")
     per_element.build((None, 8, 8, 5))
     assert tuple(per_element.alpha.shape) == (8, 8, 5)
-    assert isinstance(layer, keras.layers.PReLU)
+    assert isinstance(layer, keras.layers.PReLU) and float(layer.alpha.numpy().ravel()[0]) == 0.25

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from actlab.model import build_model
+from actlab import model as model_stage
+from actlab.activations import activation_layers
+from actlab.gallery import activation_config
 from actlab.probe import STATISTICS, LayerProbe
 
 X = np.array([[1, 2], [-1, -0.5], [2, -3], [3, 1]], dtype=np.float32)
@@ -15,10 +17,13 @@ B1 = np.array([-1, 0, 0], dtype=np.float32)  # ...and its bias keeps it below ze
 W2 = np.array([[0.5, -0.5], [1, -1], [-1, 1]], dtype=np.float32)
 
 
+def _parts(activation: str, **params):
+    layers = activation_layers({**activation_config(activation), **params}, activation)
+    return model_stage.parts(layers, {"_target_": "keras.initializers.GlorotUniform"}, False, seed=0)
+
+
 def _model(activation: str):
-    cfg = {"kind": "mlp", "depth": 1, "width": 3, "dropout": 0.0, "batch_norm": False}
-    params = {"negative_slope": 0.3} if activation == "leaky_relu" else {}
-    model = build_model(cfg, activation, params, "glorot_uniform", (2,), 2)
+    model = model_stage.mlp((2,), 2, _parts(activation), depth=1, width=3)
     model.get_layer("hidden_01").set_weights([W1, B1])
     model.get_layer("output").set_weights([W2, np.zeros(2, np.float32)])
     return model
@@ -76,8 +81,7 @@ def test_layers_of_different_shapes_come_back_in_layer_order():
 
     # On a 2x2 input the maps are 1x1 from layer 2 on, so shapes repeat out of order:
     # (2,2,4) (1,1,6) (1,1,4) (1,1,6), then two dense layers of 5 units.
-    cfg = {"kind": "cnn", "filters": [4, 6, 4, 6], "kernel_size": 3, "depth": 2, "width": 5, "dropout": 0.0, "batch_norm": False}
-    model = build_model(cfg, "prelu", {"alpha_init": 0.25, "shared_axes": "channel"}, "he_normal", (2, 2, 1), 3)
+    model = model_stage.cnn((2, 2, 1), 3, _parts("prelu"), filters=[4, 6, 4, 6], kernel_size=3, depth=2, width=5)
     layers = range(1, 7)
     rng = np.random.default_rng(0)
     for index in layers:  # alphas up to 2: on some layers the negative side is the steepest
@@ -104,3 +108,22 @@ def test_layers_of_different_shapes_come_back_in_layer_order():
         unit_std = a.reshape(-1, z.shape[-1]).std(axis=0)
         expected = [a.mean(), a.std(), np.mean(unit_std < 1e-4), flat.mean(), np.linalg.norm(grads[i])]
         assert table[i] == pytest.approx(expected, rel=1e-4, abs=1e-6), f"layer {i + 1}"
+
+
+def test_the_probe_reads_a_residual_network_block_by_block():
+    """resmlp is no chain of layers: the probe's tap model reads each block's activation by name,
+    and its numbers equal a direct computation through a tap of the Keras model."""
+    import keras
+
+    model = model_stage.resmlp((6,), 3, _parts("selu"), depth=4, width=5, normalization="layer")
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(32, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 32).astype(np.int32)
+    table = LayerProbe(model, x, y)()
+    assert table.shape == (4, len(STATISTICS))
+    names = [f"act_{i:02d}" for i in range(1, 5)]
+    outputs = keras.Model(model.input, [model.get_layer(n).output for n in names])(x)
+    for i, a in enumerate(outputs):
+        a = np.asarray(a)
+        assert table[i, :2] == pytest.approx([a.mean(), a.std()], rel=1e-4, abs=1e-6), names[i]
+    assert np.all(table[:, 4] > 0)  # every block's first kernel gets a gradient

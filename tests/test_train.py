@@ -7,28 +7,25 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from actlab.data import load_splits
-from actlab.model import build_model, make_optimizer
 from actlab.probe import STATISTICS, LayerProbe
+from actlab.runner import build
 from actlab.train import batches, fit
 from conftest import compose_config
 
 
 def _setup(epochs: int):
-    container = OmegaConf.to_container(compose_config([f"trainer.epochs={epochs}", "trainer.early_stopping=false"]), resolve=True)
-    splits = load_splits(container["dataset"], as_images=False)
-    keras.utils.set_random_seed(0)
-    model = build_model(container["model"], "relu", {}, "he_normal", splits.input_shape, splits.n_classes)
-    return model, splits, container
+    cfg = compose_config([f"trainer.epochs={epochs}", "trainer.early_stopping=false"])
+    container, _, _, splits, model, optimizer = build(cfg, seed=0)
+    return model, splits, container, optimizer
 
 
 def test_each_steps_statistics_are_of_the_weights_at_that_step_though_computed_while_training_goes_on():
-    model, splits, c = _setup(epochs=3)
+    model, splits, c, optimizer = _setup(epochs=3)
     n = c["trainer"]["probe_batch"]
     initialized = LayerProbe(model, splits.x_val[:n], splits.y_val[:n])()
     sent: list[tuple[int, dict]] = []
 
-    result = fit(model, splits, make_optimizer(c["optimizer"]), c["trainer"], on_epoch=lambda metrics, step: sent.append((step, metrics)))
+    result = fit(model, splits, optimizer, c["trainer"], on_epoch=lambda metrics, step: sent.append((step, metrics)))
 
     table = {step: np.array([[row[s] for s in STATISTICS] for row in result.layer_table if row["step"] == step], np.float32)
              for step in range(4)}
@@ -42,14 +39,14 @@ def test_each_steps_statistics_are_of_the_weights_at_that_step_though_computed_w
 
 
 def test_an_error_where_an_epochs_metrics_are_delivered_stops_the_fit_with_that_error():
-    model, splits, c = _setup(epochs=4)
+    model, splits, c, optimizer = _setup(epochs=4)
 
     def sink(metrics, step):
         if step == 1:
             raise RuntimeError("the store refused epoch 1")
 
     with pytest.raises(RuntimeError, match="refused epoch 1"):
-        fit(model, splits, make_optimizer(c["optimizer"]), c["trainer"], on_epoch=sink)
+        fit(model, splits, optimizer, c["trainer"], on_epoch=sink)
 
 
 def _epochs(pipeline, n: int) -> list[np.ndarray]:
@@ -69,21 +66,39 @@ def test_training_batches_cover_every_example_once_per_epoch_in_a_seeded_new_ord
     assert np.array_equal(_epochs(batches(x, y, 16), 1)[0], y)  # evaluation: in order
 
 
-def test_seed_job_seeds_python_numpy_keras_and_tensorflow_as_keras_does():
-    import random
-
+def test_the_same_seed_builds_the_same_network_without_tensorflows_global_seed():
+    """Initializers and dropout are seeded where they are built: two builds with one seed are
+    equal, another seed differs, and TensorFlow's global seed is never set (setting it empties
+    TensorFlow's cache of compiled functions)."""
     import tensorflow as tf
 
-    from actlab.train import seed_job
+    cfg = compose_config(["model.dropout=0.2"])
+    first, second, other = (build(cfg, seed=s)[4] for s in (3, 3, 4))
+    for a, b in zip(first.get_weights(), second.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(first.get_weights()[0], other.get_weights()[0])
+    assert [layer.seed for layer in first.layers if "dropout" in layer.name] == \
+           [layer.seed for layer in second.layers if "dropout" in layer.name]
+    assert tf.compat.v1.get_seed(None)[0] is None  # no global seed was set
 
-    def draws():
-        return (random.random(), float(np.random.rand()), tf.compat.v1.get_seed(1),
-                keras.random.uniform((3,)).numpy().tolist(), keras.initializers.HeNormal()((2, 2)).numpy().tolist())
 
-    keras.utils.set_random_seed(7)
-    expected = draws()
-    keras.utils.set_random_seed(8)
-    assert draws() != expected
-    seed_job(7)
-    assert draws() == expected
-    assert tf.compat.v1.get_seed(1) == (7, 1)  # TensorFlow's global seed, which tf.data's shuffles use
+def test_a_reused_optimizer_starts_from_a_new_optimizers_state_even_when_it_is_not_zero():
+    """Reusing a compiled model copies a fresh optimizer's initial state (Adagrad's accumulators
+    start at 0.1, not 0): the second job must equal one on a freshly compiled model."""
+    from actlab import train
+
+    cfg = compose_config(["optimizer=sgd", "+optimizer.nesterov=true", "trainer.epochs=2"])
+    train._COMPILED.clear()
+    results = []
+    for fresh_cache in (False, True):
+        if fresh_cache:
+            train._COMPILED.clear()
+        container, _, _, splits, model, _ = build(cfg, seed=1)
+        adagrad = keras.optimizers.Adagrad(learning_rate=0.05, initial_accumulator_value=0.1)
+        if not fresh_cache:  # a first job leaves its compiled model and used optimizer behind
+            first = build(cfg, seed=0)
+            fit(first[4], splits, keras.optimizers.Adagrad(learning_rate=0.05, initial_accumulator_value=0.1),
+                container["trainer"], on_epoch=lambda m, s: None, reuse_key="k")
+        results.append(fit(model, splits, adagrad, container["trainer"], on_epoch=lambda m, s: None, reuse_key="k").final)
+    train._COMPILED.clear()
+    assert results[0]["test_loss"] == pytest.approx(results[1]["test_loss"], rel=1e-6)

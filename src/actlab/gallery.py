@@ -1,4 +1,4 @@
-"""Claim 10: every registry activation and its derivative, from the same layers the models use.
+"""Claim 10: every activation in the config tree and its derivative, from the layers the models use.
 
 Derivatives come from automatic differentiation (tf.GradientTape), not from formulas typed twice.
 """
@@ -11,16 +11,24 @@ from pathlib import Path
 
 import numpy as np
 
-from actlab.activations import ACTIVATIONS, effective_params, make_layer
+from omegaconf import OmegaConf
+
+from actlab.config import ACTIVATION_KEYS, CONF_DIR, option_file, options
 from actlab.runner import import_tensorflow
 
 SELU_SCALE, SELU_ALPHA = 1.0507, 1.6733  # as the article prints them (Klambauer et al. 2017)
 
 
-def values_and_slopes(name: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    tf = import_tensorflow()
+def activation_config(name: str, dirs: list[Path] | None = None) -> dict:
+    """An activation's YAML, resolved, from the config search path."""
+    return OmegaConf.to_container(OmegaConf.load(option_file("activation", name, dirs or [CONF_DIR])), resolve=True)
 
-    layer = make_layer(name, effective_params(name, {}), f"gallery_{name}")
+
+def values_and_slopes(name: str, x: np.ndarray, dirs: list[Path] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    tf = import_tensorflow()
+    from actlab.activations import activation_layers
+
+    layer = activation_layers(activation_config(name, dirs), f"activation={name}")(f"gallery_{name}")
     z = tf.constant(x.reshape(-1, 1).astype(np.float32))
     with tf.GradientTape() as tape:
         tape.watch(z)
@@ -69,26 +77,35 @@ def keras3_leaky_alpha() -> str:
     return f"it is accepted{said}; the slope used is {slope:g} (the keyword is now negative_slope)."
 
 
-def gallery(path: Path) -> None:
+def parameters(config: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in config.items() if k not in (*ACTIVATION_KEYS, "_target_", "shared_axes"))
+
+
+def gallery(path: Path, dirs: list[Path] | None = None, names: list[str] | None = None) -> None:
+    """Every activation of the config tree (or `names`), five to a row, each with its derivative."""
     from actlab.figures import plt
 
     x = np.linspace(-4, 4, 401)
-    names = list(ACTIVATIONS)
-    fig, axes = plt.subplots(2, 5, figsize=(16, 6.5), sharex=True)
+    names = names or options("activation", dirs)
+    rows = math.ceil(len(names) / 5)
+    fig, axes = plt.subplots(rows, 5, figsize=(16, 3.25 * rows + 0.5), sharex=True, squeeze=False)
+    for ax in axes.ravel()[len(names):]:
+        ax.set_visible(False)
     for ax, name in zip(axes.ravel(), names):
-        y, dy = values_and_slopes(name, x)
+        config = activation_config(name, dirs)
+        y, dy = values_and_slopes(name, x, dirs)
         ax.plot(x, y, label="f(x)", color="tab:blue")
         ax.plot(x, dy, label="f′(x) (autodiff)", color="tab:orange", linestyle="--")
         ax.axhline(0, color="grey", linewidth=0.5)
         ax.axvline(0, color="grey", linewidth=0.5)
-        params = ", ".join(f"{k}={v}" for k, v in effective_params(name, {}).items() if k != "shared_axes")
-        ax.set_title(name + (f" ({params})" if params else "") + ("" if ACTIVATIONS[name].in_article else " · modern"), fontsize=10)
+        params = parameters(config)
+        ax.set_title(name + (f" ({params})" if params else "") + ("" if config.get("in_article") else " · modern"), fontsize=10)
         ax.set_ylim(-2.2, 4.2)
         ax.grid(alpha=0.3)
-    for ax in axes[-1]:
+    for ax in axes.ravel()[-5:]:
         ax.set_xlabel("input x")
     axes[0, 0].legend(loc="upper left", fontsize=8)
-    fig.suptitle("Claim 10: every activation in the registry and its derivative, from the layers the models use")
+    fig.suptitle("Claim 10: every activation in the config tree and its derivative, from the layers the models use")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -12,15 +12,11 @@ For each hidden layer i (see model.py), one compiled function computes at once:
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 import keras
 import tensorflow as tf
-from tensorflow.core.protobuf import config_pb2
-from tensorflow.python.eager import context as tf_context  # no public per-call switch for Grappler
 
-from actlab.model import hidden_layer_names
+from actlab.model import activation_layer_names
 
 STATISTICS = ("act_mean", "act_std", "dead_frac", "saturated_frac", "grad_norm")
 DEAD_STD = 1e-4
@@ -72,20 +68,6 @@ def _groups_by_shape(shapes: list) -> tuple[list[list[int]], np.ndarray]:
     return list(groups.values()), np.argsort(order)
 
 
-def _takes_training(layer: keras.layers.Layer) -> bool:
-    return "training" in inspect.signature(layer.call).parameters
-
-
-def _without_grappler() -> tf_context.FunctionCallOptions:
-    """This thread's function-call options, with Grappler's graph rewrites turned off. They apply
-    when a function is first called: for the probe's graph Grappler took ~30 ms of the ~90 ms first
-    call (deep_mlp) and saved nothing on the later ones, which run ~8 ms either way."""
-    current = tf_context.context().function_call_options
-    config = config_pb2.ConfigProto.FromString(current.config_proto_serialized)
-    config.graph_options.rewrite_options.disable_meta_optimizer = True
-    return tf_context.FunctionCallOptions(current.executor_type, config)
-
-
 def metric_name(statistic: str, layer: int) -> str:
     return f"{statistic}/layer_{layer:02d}"
 
@@ -100,18 +82,19 @@ class LayerProbe:
     """
 
     def __init__(self, model: keras.Model, x_probe: np.ndarray, y_probe: np.ndarray):
-        self.layers = hidden_layer_names(model)
+        names = activation_layer_names(model)
+        self.layers = [(name.replace("act_", "hidden_"), name) for name in names]
         self._x = tf.constant(np.asarray(x_probe, dtype=keras.config.floatx()))
         self._y = tf.constant(y_probe)
         self._variables = list(model.variables)
         position = {id(v): i for i, v in enumerate(self._variables)}
+        # The kernel whose gradient is measured: the layer `hidden_NN` feeding `act_NN`.
         kernel_at = [position[id(model.get_layer(kernel).kernel)] for kernel, _ in self.layers]
-        activations = [model.get_layer(act) for _, act in self.layers]
-        tapped = {layer.name for layer in activations}
-        # model.py builds chains (input -> block -> ... -> output): run the layers' own `call`s in
-        # order, without Keras's `__call__` bookkeeping, which would be most of the tracing time
-        # and would share layer state with the training thread's tracing.
-        chain = [(layer, _takes_training(layer)) for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+        activations = [model.get_layer(name) for name in names]
+        # A functional "tap" of the model: its outputs are every activation layer's input and
+        # output, and the prediction. Any graph whose activation layers are named works.
+        tap = keras.Model(model.input, [[layer.input for layer in activations], [layer.output for layer in activations],
+                                         model.outputs[0]])
         loss_fn = keras.losses.SparseCategoricalCrossentropy()
         z_shapes = [(len(x_probe), *layer.input.shape[1:]) for layer in activations]
         fixed = _fixed_functions(activations, z_shapes)
@@ -127,16 +110,10 @@ class LayerProbe:
         def compute(x, y, values):
             with keras.StatelessScope(state_mapping=list(zip(self._variables, values))):
                 kernels = [values[i] for i in kernel_at]
-                zs, outs = [], []
                 with tf.GradientTape() as tape:
                     tape.watch(kernels)
-                    for layer, takes_training in chain:
-                        if layer.name in tapped:
-                            zs.append(x)
-                        x = layer.call(x, training=False) if takes_training else layer.call(x)
-                        if layer.name in tapped:
-                            outs.append(x)
-                    loss = loss_fn(y, x)
+                    zs, outs, prediction = tap(x, training=False)
+                    loss = loss_fn(y, prediction)
                 kernel_grads = tape.gradient(loss, kernels)
                 # One tape for every layer's slopes: the layers are elementwise and independent
                 # given z, so d(sum of all outputs)/dz_i = f_i'(z_i).
@@ -169,7 +146,6 @@ class LayerProbe:
             return tf.gather(tf.concat(columns, axis=0), z_restore)
 
         self._compute = compute
-        self._call_options = _without_grappler()
 
     def snapshot(self) -> list[tf.Tensor]:
         """The model's current weights (and batch-norm statistics), as tensors training cannot change."""
@@ -177,13 +153,7 @@ class LayerProbe:
 
     def compute(self, snapshot: list[tf.Tensor]) -> np.ndarray:
         """Array (layers, statistics) for the weights in `snapshot`."""
-        context = tf_context.context()
-        caller_options = context.function_call_options  # per thread: the training thread's stay as they are
-        context.function_call_options = self._call_options
-        try:
-            return self._compute(self._x, self._y, snapshot).numpy()
-        finally:
-            context.function_call_options = caller_options
+        return self._compute(self._x, self._y, snapshot).numpy()
 
     def __call__(self) -> np.ndarray:
         """Array (layers, statistics) for the model's current weights."""

@@ -23,7 +23,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from actlab import config as config_stage
-from actlab.activations import effective_params, resolve_initializer
+from actlab.config import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,8 +39,8 @@ class RunContext:
     threads: int = 0  # TensorFlow threads for this job; 0 = cores / workers
 
 
-def run_name(cfg: DictConfig, initializer: str) -> str:
-    return f"{cfg.activation.name} · {cfg.model.name} · {initializer} · {cfg.dataset.name} · seed {cfg.seed}"
+def run_name(names: dict[str, str], seed: int) -> str:
+    return f"{names['activation']} · {names['model']} · {names['initializer']} · {names['dataset']} · seed {seed}"
 
 
 @functools.lru_cache(maxsize=1)  # the same for every job a sweep worker runs: ask git once
@@ -154,14 +154,14 @@ class _Interrupts:
 _INTERRUPTS = _Interrupts()
 
 
-def _reuse_key(container: dict[str, Any], activation: str, act_params: dict[str, Any], initializer: str) -> str | None:
+def _reuse_key(container: dict[str, Any], initializer: dict[str, Any]) -> str | None:
     """What a compiled model depends on (see train.py): jobs with equal keys may share one; the
     learning rate, seed and epochs may differ. None with dropout, whose random state is not in
     the weights."""
-    if container["model"]["dropout"]:
+    if container["model"].get("dropout"):
         return None
     same = {
-        "model": container["model"], "activation": act_params | {"name": activation}, "initializer": initializer,
+        "model": container["model"], "activation": container["activation"], "initializer": initializer,
         "dataset": container["dataset"],
         "optimizer": {k: v for k, v in container["optimizer"].items() if k != "learning_rate"},
         "trainer": {k: container["trainer"][k] for k in ("steps_per_execution", "probe_batch")},
@@ -169,9 +169,58 @@ def _reuse_key(container: dict[str, Any], activation: str, act_params: dict[str,
     return json.dumps(same, sort_keys=True, default=str)
 
 
+@contextlib.contextmanager
+def _component(cfg: DictConfig, group: str):
+    """Errors raised while a component is imported or built are the user's YAML's: one line that
+    names it, before any tracking record exists."""
+    from actlab.data import DatasetUnavailable
+
+    try:
+        yield
+    except (ConfigError, DatasetUnavailable, KeyboardInterrupt):
+        raise
+    except Exception as error:  # noqa: BLE001 - reported in one line, with the YAML that caused it
+        message = " ".join(str(error).split())[:300]
+        raise ConfigError(f"{config_stage.where(cfg, group)}: {type(error).__name__}: {message}") from None
+
+
+def _offline_datasets(cfg: DictConfig) -> str:
+    dirs = config_stage.config_dirs(cfg)
+    return ", ".join(o for o in config_stage.options("dataset", dirs)
+                     if not OmegaConf.load(config_stage.option_file("dataset", o, dirs)).get("downloads"))
+
+
+def build(cfg: DictConfig, seed: int):
+    """Data, model and optimizer from the config's components (TensorFlow is imported by now)."""
+    from hydra.utils import instantiate
+
+    from actlab import model as model_stage
+    from actlab.activations import activation_layers
+    from actlab.data import DatasetUnavailable, load_splits
+
+    config_stage.check_targets(cfg)
+    container = config_stage.resolved(cfg)
+    initializer_name, initializer = config_stage.initializer_config(cfg)
+    with _component(cfg, "activation"):
+        activation = activation_layers(container["activation"], config_stage.where(cfg, "activation"))
+    with _component(cfg, "dataset"):
+        try:
+            splits = load_splits(container["dataset"], as_images=bool(container["model"].get("images")))
+        except DatasetUnavailable as error:
+            raise DatasetUnavailable(f"{error} or use an offline dataset: {_offline_datasets(cfg)}") from None
+    with _component(cfg, "initializer"):
+        parts = model_stage.parts(activation, initializer, bool(container["activation"].get("alpha_dropout")), seed)
+    with _component(cfg, "model"):
+        model = model_stage.build(container["model"], parts, splits.input_shape, splits.n_classes)
+    with _component(cfg, "optimizer"):
+        optimizer = instantiate(container["optimizer"], _convert_="all")
+    return container, initializer_name, initializer, splits, model, optimizer
+
+
 def run(cfg: DictConfig, context: RunContext | None = None) -> dict[str, Any]:
     context = context or RunContext()
     config_stage.validate(cfg)
+    config_stage.use_user_modules(cfg)
     _INTERRUPTS.install()
 
     fingerprint = config_stage.fingerprint(cfg)
@@ -190,21 +239,14 @@ def run(cfg: DictConfig, context: RunContext | None = None) -> dict[str, Any]:
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")  # each run compiles its own probe: retracing notices are expected
-    from actlab.data import load_splits
-    from actlab.model import build_model, make_optimizer
     from actlab.train import fit, seed_job
 
     freeze_imported_objects()
     seed_job(cfg.seed)
-    container = OmegaConf.to_container(cfg, resolve=True)
-    splits = load_splits(container["dataset"], as_images=cfg.model.kind == "cnn")
-    activation = cfg.activation.name
-    act_params = effective_params(activation, {k: v for k, v in container["activation"].items() if k != "name"})
-    initializer = resolve_initializer(cfg.initializer.name, activation)
-    model = build_model(container["model"], activation, act_params, initializer, splits.input_shape, splits.n_classes)
-    optimizer = make_optimizer(container["optimizer"])
+    container, initializer_name, initializer, splits, model, optimizer = build(cfg, cfg.seed)
+    names = config_stage.names(cfg) | {"initializer": initializer_name}
     trainer = dict(container["trainer"])
-    reuse_key = _reuse_key(container, activation, act_params, initializer)
+    reuse_key = _reuse_key(container, initializer)
     if trainer["verbose"] == "auto":
         trainer["verbose"] = 1 if sys.stdout.isatty() else 2
 
@@ -219,13 +261,10 @@ def run(cfg: DictConfig, context: RunContext | None = None) -> dict[str, Any]:
         from actlab.track import Store
 
         store = Store(cfg.tracking.uri, cfg.tracking.experiment)
-    tags = {
-        "activation": activation, "model": cfg.model.name, "dataset": cfg.dataset.name,
-        "initializer": initializer, "config_fingerprint": fingerprint, "seed": str(cfg.seed),
-    }
-    with store.start_run(run_name(cfg, initializer), tags, context.parent_run_id) as tracked:
+    tags = {**names, "config_fingerprint": fingerprint, "seed": str(cfg.seed)}
+    with store.start_run(run_name(names, cfg.seed), tags, context.parent_run_id) as tracked:
         params = config_stage.flatten(cfg)
-        params |= {f"effective.{k}": v for k, v in act_params.items()} | {"effective.initializer": initializer}
+        params |= {f"effective.initializer.{k}": v for k, v in initializer.items()} | {"effective.initializer": initializer_name}
         params |= _versions() | {"git_commit": _git_commit(), "threads": threads}
         params |= {f"data.{k}": v for k, v in splits.sizes().items()} | {"model.parameters": model.count_params()}
         tracked.log_params(params)
@@ -233,7 +272,7 @@ def run(cfg: DictConfig, context: RunContext | None = None) -> dict[str, Any]:
                      check_interrupt=_INTERRUPTS.raise_pending, reuse_key=reuse_key, seed=cfg.seed)
         tracked.log_metrics(result.final, step=len(result.history))
         with tempfile.TemporaryDirectory() as tmp:
-            _write_artifacts(Path(tmp), cfg, context, model, result)
+            _write_artifacts(Path(tmp), cfg, names, context, model, result)
             tracked.log_artifacts(Path(tmp))
         status = "finished"
         if result.diverged_epoch is not None:
@@ -252,16 +291,16 @@ def run(cfg: DictConfig, context: RunContext | None = None) -> dict[str, Any]:
     return summary
 
 
-def _write_artifacts(directory: Path, cfg: DictConfig, context: RunContext, model, result) -> None:
+def _write_artifacts(directory: Path, cfg: DictConfig, names: dict[str, str], context: RunContext, model, result) -> None:
     import pandas as pd
 
     from actlab.figures import learning_curve
 
-    (directory / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    (directory / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(config_stage.resolved(cfg))))
     (directory / "overrides.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(list(context.overrides))))
     lines: list[str] = []
     model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line))
     (directory / "model_summary.txt").write_text("\n".join(lines) + "\n")
     pd.DataFrame(result.layer_table).to_csv(directory / "layer_stats.csv", index=False)
     if result.history:
-        learning_curve(result.history, f"{cfg.activation.name} · {cfg.model.name} · {cfg.dataset.name}", directory / "learning_curve.png")
+        learning_curve(result.history, f"{names['activation']} · {names['model']} · {names['dataset']}", directory / "learning_curve.png")

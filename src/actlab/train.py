@@ -132,13 +132,17 @@ def _compiled(model, optimizer, splits: Splits, trainer: dict[str, Any], probe_e
     initial weights copied in and a fresh optimizer state: the same computation, without tracing."""
     cached = _COMPILED.get(reuse_key) if reuse_key is not None else None
     if cached is not None:
-        _COMPILED.move_to_end(reuse_key)
-        cached.model.set_weights(model.get_weights())
-        learning_rate = float(optimizer.learning_rate)
-        for variable in cached.optimizer.variables:  # step count and moments, as a new optimizer's
-            variable.assign(keras.ops.zeros_like(variable))
-        cached.optimizer.learning_rate = learning_rate
-        return cached
+        # This job's optimizer, built for the cached model's variables, holds exactly the state a
+        # new optimizer starts from (step count, learning rate, its own initial accumulators).
+        optimizer.build(cached.model.trainable_variables)
+        if [v.shape for v in optimizer.variables] == [v.shape for v in cached.optimizer.variables]:
+            _COMPILED.move_to_end(reuse_key)
+            cached.model.set_weights(model.get_weights())
+            for variable, initial in zip(cached.optimizer.variables, optimizer.variables):
+                variable.assign(initial)
+            return cached
+        del _COMPILED[reuse_key]  # an optimizer of another layout: compile this job's model afresh
+        optimizer = type(optimizer).from_config(optimizer.get_config())
     model.compile(
         optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"],
         # Several batches per compiled call: same updates, less Python overhead per step.
@@ -157,21 +161,15 @@ def _compiled(model, optimizer, splits: Splits, trainer: dict[str, Any], probe_e
 
 
 def seed_job(seed: int) -> None:
-    """`keras.utils.set_random_seed(seed)` (Python, NumPy, Keras and TensorFlow), without the side
-    effect that cost sweeps time: TensorFlow's `set_seed` also empties its cache of instantiated
-    functions, so a job reusing an earlier job's compiled model (`_compiled`) had Grappler optimize
-    its train, test and probe graphs all over again: 0.55 s of a 2.1 s deep_mlp job, 0.2 s of a
-    1.4 s mlp job. That cache holds none of a run's random state (Keras draws stateless random
-    numbers from seeds kept in Python's `random` and in variables; each tf.data shuffle has its own
-    seeded state): a reusing job still equals a fresh one (tests/test_run.py)."""
-    from tensorflow.python.eager import context  # private: TensorFlow has no public way to seed without the clear
+    """Seed Python's and NumPy's generators. What a run draws through Keras is seeded where it is
+    built (each initializer and dropout layer, see model.parts; the batch order, see `batches`), not
+    through TensorFlow's global seed, whose setting also empties TensorFlow's cache of compiled
+    functions and would make every sweep job reusing a compiled model optimize its graphs again.
+    Keras's initializers created without a seed draw theirs from Python's generator."""
+    import random
 
-    clear = context.pywrap_tfe.TFE_ContextClearCaches
-    context.pywrap_tfe.TFE_ContextClearCaches = lambda handle: None
-    try:
-        keras.utils.set_random_seed(seed)
-    finally:
-        context.pywrap_tfe.TFE_ContextClearCaches = clear
+    random.seed(seed)
+    np.random.seed(seed)
 
 
 def batches(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle_seed: int | None = None):
