@@ -3,6 +3,7 @@ jobs, a tracking server over HTTP, submitit."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -15,6 +16,7 @@ import urllib.request
 import pytest
 from mlflow import MlflowClient
 
+from actlab.sweep import WORKERS_FILE
 from conftest import ROOT, TINY, run_cli, search_runs
 
 
@@ -40,6 +42,10 @@ def test_joblib_two_workers_eight_jobs_one_store(tmp_path):
     assert (children["status"] == "FINISHED").all()
     assert children["tags.config_fingerprint"].nunique() == 8  # every job present once
     assert set(children["params.threads"]) == {str(max(1, (os.cpu_count() or 1) // 2))}
+    # The launcher ran its jobs in the workers the sweep started early (sweep._joblib_arguments
+    # copies the launcher's arguments: if they drift apart, loky starts a second pool).
+    workers = json.loads((tmp_path / "sweep" / WORKERS_FILE).read_text())
+    assert len(workers) == 2 and set(children["tags.pid"].astype(int)) <= set(workers)
 
 
 def _finished_children(db):

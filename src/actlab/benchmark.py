@@ -79,67 +79,62 @@ def whole_process(model: str, repeats: int, tmp: Path) -> list[dict]:
     ]
 
 
+def _paired_fits(model: str, repeats: int, db: Path) -> tuple[list[float], list[float], dict[str, float]]:
+    """In this process: our fit (probe + MLflow logging every epoch) and the same `model.fit`
+    without them, interleaved; and the CPU time per fit of the probe's helper thread, the weight
+    copies it works on and the MLflow writer thread (counted by the harness itself)."""
+    import gc
+
+    import keras
+
+    from actlab.config import compose
+    from actlab.runner import build
+    from actlab.track import Store
+    from actlab.train import batches, fit
+
+    cfg = compose([f"model={model}", "trainer.epochs=10", "trainer.verbose=0", "activation=relu", "initializer=he_normal"])
+    store = Store(f"sqlite:///{db}", "bench")
+    cpu = {"probe": 0.0, "weight copies": 0.0, "MLflow writes": 0.0}
+
+    def fresh():
+        keras.backend.clear_session()  # each repeat starts from the same state (not timed)
+        gc.collect()
+        return build(cfg, seed=0)
+
+    def ours() -> float:
+        container, _, _, splits, net, optimizer = fresh()
+        with store.start_run("bench", {}) as run:
+            result = fit(net, splits, optimizer, container["trainer"], on_epoch=run.log_metrics)
+            end = time.perf_counter()
+        for key, seconds in result.probe_cpu_s.items():
+            cpu[key] += seconds
+        cpu["MLflow writes"] += run.writer_cpu_s
+        # The fit, and the wait at the run's end for the metric writer to finish (not the test evaluation).
+        return result.final["train_time_s"] + time.perf_counter() - end
+
+    def bare() -> float:
+        container, _, _, splits, net, optimizer = fresh()
+        trainer = container["trainer"]
+        net.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                    steps_per_execution=trainer["steps_per_execution"])
+        start = time.perf_counter()
+        net.fit(batches(splits.x_train, splits.y_train, trainer["batch_size"], shuffle_seed=0),  # the same input pipeline
+                validation_data=batches(splits.x_val, splits.y_val, trainer["batch_size"]), epochs=10, verbose=0, shuffle=False)
+        return time.perf_counter() - start
+
+    ours(), bare()  # warm-up: tracing, first database connection
+    cpu = dict.fromkeys(cpu, 0.0)
+    a, b = [], []
+    for repeat in range(repeats):
+        for times, side in _in_turn([(a, ours), (b, bare)], repeat):
+            times.append(side())
+    return a, b, {key: seconds / repeats for key, seconds in cpu.items()}
+
+
 def probe_and_logging(model: str, repeats: int, tmp: Path) -> list[dict]:
-    """Our fit (probe + MLflow logging every epoch) vs the same model.fit without them, in one process."""
-    code = f"""
-import gc, os, sys, time, statistics, json
-os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'
-from actlab.config import compose
-from omegaconf import OmegaConf
-import keras
-from actlab.data import load_splits
-from actlab.model import build_model, make_optimizer
-from actlab import probe as probe_stage, track, train
-from actlab.track import Store
-from actlab.benchmark import _in_turn
-# Where the CPU goes: thread CPU time of the probe's helper thread, of the weight copies (in the
-# training thread) and of the MLflow writer thread, summed over the timed fits.
-cpu = {{'probe': 0.0, 'weight copies': 0.0, 'MLflow writes': 0.0}}
-def on_thread_cpu(owner, method, key):
-    inner = getattr(owner, method)
-    def timed(*args):
-        start = time.thread_time()
-        try:
-            return inner(*args)
-        finally:
-            cpu[key] += time.thread_time() - start
-    setattr(owner, method, timed)
-on_thread_cpu(train._EpochRecorder, '_deliver', 'probe')
-on_thread_cpu(probe_stage.LayerProbe, 'snapshot', 'weight copies')
-on_thread_cpu(track._BatchWriter, '_drain', 'MLflow writes')
-cfg = compose(['model={model}', 'trainer.epochs=10', 'trainer.verbose=0'])
-c = OmegaConf.to_container(cfg, resolve=True)
-splits = load_splits(c['dataset'], as_images=False)
-store = Store('sqlite:///{tmp / 'probe.db'}', 'bench')
-def fresh():
-    keras.backend.clear_session(); gc.collect()  # each repeat starts from the same state (not timed)
-    keras.utils.set_random_seed(0)
-    return build_model(c['model'], 'relu', {{}}, 'he_normal', splits.input_shape, splits.n_classes)
-def ours():
-    model = fresh()
-    with store.start_run('bench', {{}}) as run:
-        result = train.fit(model, splits, make_optimizer(c['optimizer']), c['trainer'], on_epoch=run.log_metrics)
-        end = time.perf_counter()
-    # The fit, and the wait at the run's end for the metric writer to finish (not the test evaluation).
-    return result.final['train_time_s'] + time.perf_counter() - end
-def bare():
-    model = fresh()
-    model.compile(optimizer=make_optimizer(c['optimizer']), loss='sparse_categorical_crossentropy', metrics=['accuracy'],
-                  steps_per_execution=c['trainer']['steps_per_execution'])
-    start = time.perf_counter()
-    batch = c['trainer']['batch_size']  # the same input pipeline as ours
-    model.fit(train.batches(splits.x_train, splits.y_train, batch, shuffle_seed=0),
-              validation_data=train.batches(splits.x_val, splits.y_val, batch), epochs=10, verbose=0, shuffle=False)
-    return time.perf_counter() - start
-ours(); bare()  # warm-up: tracing, first database connection
-a, b = [], []
-for key in cpu: cpu[key] = 0.0
-for repeat in range({repeats}):
-    for times, side in _in_turn([(a, ours), (b, bare)], repeat):
-        times.append(side())
-print(json.dumps([a, b, {{k: v / {repeats} for k, v in cpu.items()}}]))
-"""
-    done = subprocess.run([PYTHON, "-c", code], cwd=PROJECT_ROOT, env=QUIET, capture_output=True, text=True)
+    """Our fit vs the same model.fit without probe and MLflow, in a process of its own."""
+    done = subprocess.run([PYTHON, "-m", "actlab.benchmark", "--paired-fits", model, str(repeats), str(tmp / "probe.db")],
+                          cwd=PROJECT_ROOT, env=QUIET, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-3000:])
     ours, bare, cpu = json.loads(done.stdout.strip().splitlines()[-1])
@@ -279,7 +274,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "results" / "BENCHMARK.md")
+    parser.add_argument("--paired-fits", nargs=3, metavar=("MODEL", "REPEATS", "DB"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.paired_fits:  # the in-process part of probe_and_logging, in its own process
+        model, repeats, db = args.paired_fits
+        print(json.dumps(_paired_fits(model, int(repeats), Path(db))))
+        return
     start = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="actlab-bench-"))
     try:

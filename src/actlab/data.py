@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from actlab.config import SPLIT_KEYS
+from actlab.config import SPLIT_KEYS, locate
 
 
 def keras_cache() -> Path:
@@ -103,10 +103,10 @@ class Splits:
 
 @functools.lru_cache(maxsize=8)
 def _load_raw(loader_json: str) -> tuple[np.ndarray, np.ndarray]:
-    # Cached per process: the jobs of a sweep that share a worker load each dataset once.
-    from hydra.utils import instantiate
-
-    x, y = instantiate(json.loads(loader_json))
+    # Cached per process: the jobs of a sweep that share a worker load each dataset once. Called
+    # directly rather than through Hydra's instantiate, which would wrap DatasetUnavailable.
+    params = json.loads(loader_json)
+    x, y = locate(params.pop("_target_"))(**params)
     x = np.asarray(x, dtype=np.float32)
     _, y = np.unique(np.asarray(y), return_inverse=True)  # labels become 0..n_classes-1
     x.setflags(write=False)

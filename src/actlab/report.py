@@ -17,44 +17,63 @@ from typing import Any
 
 import pandas as pd
 from hydra import compose, initialize_config_dir
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
 from actlab.claims import CLAIMS, Claim, ClaimResult, Evidence
-from actlab.config import CONF_DIR, fingerprint
+from actlab.config import CONF_DIR, coerce_floats, fingerprint
+from actlab.sweep import expand
 from actlab.track import Store
 
 VERDICT_MARK = {"supported": "✅ supported", "not supported": "❌ not supported", "mixed": "◐ mixed", "inconclusive": "？ inconclusive"}
 
 
-def _is_group_override(override: str) -> bool:
+def _is_group_override(override: str, dirs: list[Path]) -> bool:
     """`activation=selu`, `+experiment/task=x`: change the defaults list, so need a full compose."""
     key = override.split("=", 1)[0]
-    return key.startswith(("+", "~")) or (Path(CONF_DIR) / key).is_dir()
+    return key.startswith(("+", "~")) or any((Path(d) / key).is_dir() for d in dirs)
 
 
-def expected_jobs(experiment: str, profile: str) -> pd.DataFrame:
+def sweep_params(base: list[str], dirs: list[Path]) -> dict[str, str]:
+    """An experiment's `hydra.sweeper.params`, resolved for its profile."""
+    with _hydra(dirs):
+        cfg = compose(config_name="config", overrides=base, return_hydra_config=True)
+        return OmegaConf.to_container(cfg.hydra.sweeper.params, resolve=True)
+
+
+def _hydra(dirs: list[Path]):
+    return initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3")
+
+
+def _searchpath(dirs: list[Path]) -> list[str]:
+    users = [str(d) for d in dirs if Path(d) != CONF_DIR]
+    return [f"hydra.searchpath=[{','.join('file://' + d for d in users)}]"] if users else []
+
+
+def expected_jobs(experiment: str, profile: str, dirs: list[Path] | None = None, extra: list[str] = ()) -> pd.DataFrame:
     """One row per job of the experiment's sweep: its override values and its config fingerprint.
 
-    Composing ~1000 jobs through Hydra took a minute; jobs that differ only in plain values
-    (seeds, learning rates) share one composition of their group choices, with the values then set
-    as Hydra sets command-line values: after composition, parsed by its override grammar."""
-    base = [f"experiment={experiment}", f"profile={profile}"]
+    `extra` overrides are added as on the command line (a value replaces the sweep's values for
+    that key: `activation=serf` runs the claim's grid for serf alone). Composing ~1000 jobs through
+    Hydra took a minute; jobs that differ only in plain values (seeds, learning rates) share one
+    composition of their group choices, with the values then set as Hydra sets command-line
+    values: after composition, parsed by its override grammar."""
+    dirs = list(dirs or [CONF_DIR])
+    base = [*_searchpath(dirs), f"experiment={experiment}", f"profile={profile}"]
     parser = OverridesParser.create()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=base, return_hydra_config=True)
-        params = OmegaConf.to_container(cfg.hydra.sweeper.params, resolve=True)
-        overrides = parser.parse_overrides([f"{k}={v}" for k, v in params.items()])
+    params = sweep_params(base, dirs)
+    jobs = expand([*(f"{k}={v}" for k, v in params.items()), *extra], dirs)
+    with _hydra(dirs):
         by_groups: dict[tuple[str, ...], Any] = {}
         rows = []
-        for job in BasicSweeper.split_arguments(overrides, None)[0]:
-            groups = tuple(o for o in job if _is_group_override(o))
+        for job in jobs:
+            groups = tuple(o for o in job if _is_group_override(o, dirs))
             if groups not in by_groups:
-                by_groups[groups] = compose(config_name="config", overrides=[*base, *groups])
+                by_groups[groups] = compose(config_name="config", overrides=[*base, *groups], return_hydra_config=True)
             job_cfg = by_groups[groups].copy()
             for value_override in parser.parse_overrides([o for o in job if o not in groups]):
                 OmegaConf.update(job_cfg, value_override.key_or_group, value_override.value(), merge=True)
+            coerce_floats(job_cfg)
             rows.append({**dict(o.split("=", 1) for o in job), "fingerprint": fingerprint(job_cfg)})
     return pd.DataFrame(rows)
 

@@ -55,6 +55,30 @@ def job_context(cfg: DictConfig) -> RunContext:
     )
 
 
+def expand(overrides: list[str], dirs: list[Path] | None = None) -> list[list[str]]:
+    """The jobs of a sweep in the order Hydra's basic sweeper runs them: the product of every
+    override's values, a later override of a key replacing an earlier one; `glob(*)` over a config
+    group takes the group's options from the config search path."""
+    import itertools
+
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import Glob
+
+    from actlab.config import options
+
+    axes: dict[str, list[str]] = {}
+    for override in OverridesParser.create().parse_overrides(list(overrides)):
+        key = override.get_key_element()
+        if not override.is_sweep_override():
+            values = [override.get_value_element_as_str()]
+        elif isinstance(override.value(), Glob):
+            values = override.value().filter(options(override.key_or_group, dirs))
+        else:
+            values = list(override.sweep_string_iterator())
+        axes[key] = [f"{key}={value}" for value in values]
+    return [list(job) for job in itertools.product(*axes.values())]
+
+
 def record_outcome(outcome: dict[str, Any]) -> None:
     hydra_cfg = HydraConfig.get()
     if hydra_cfg.mode != RunMode.MULTIRUN:
@@ -109,6 +133,24 @@ def _import_run_stack() -> int:
 _WARM_UP: list = []  # the warm-up's result generator; kept out of the callback, which jobs unpickle
 
 
+WORKERS_FILE = "joblib_workers.json"
+
+
+def _joblib_arguments(launcher: DictConfig) -> dict[str, Any]:
+    """`joblib.Parallel`'s arguments as Hydra's joblib launcher passes them: its config, with the
+    loky backend and numeric strings as integers (tests/test_sweep.py checks that the launcher
+    then runs its jobs in the workers started here)."""
+    arguments = {k: v for k, v in OmegaConf.to_container(launcher, resolve=True).items() if k != "_target_"}
+    arguments["backend"] = "loky"
+    for key in ("pre_dispatch", "batch_size", "max_nbytes"):
+        if arguments.get(key):
+            try:
+                arguments[key] = int(arguments[key])
+            except ValueError:
+                pass
+    return arguments
+
+
 def _start_joblib_workers(config: DictConfig) -> None:
     """With hydra/launcher=joblib, start the workers now, importing the run's libraries while this
     process opens the MLflow store and the parent run. The launcher then finds them ready: loky
@@ -116,32 +158,31 @@ def _start_joblib_workers(config: DictConfig) -> None:
     launcher = config.hydra.launcher
     if "joblib" not in str(launcher.get("_target_", "")):
         return
-    from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
     from joblib import Parallel, delayed, effective_n_jobs
 
-    joblib_cfg = {k: v for k, v in OmegaConf.to_container(launcher, resolve=True).items() if k != "_target_"}
-    joblib_cfg["backend"] = "loky"  # as the launcher sets it
-    process_joblib_cfg(joblib_cfg)
-    workers = effective_n_jobs(joblib_cfg["n_jobs"])
-    _WARM_UP.append(Parallel(**joblib_cfg, return_as="generator_unordered")(delayed(_import_run_stack)() for _ in range(workers)))
+    arguments = _joblib_arguments(launcher)
+    workers = effective_n_jobs(arguments["n_jobs"])
+    _WARM_UP.append(Parallel(**arguments, return_as="generator_unordered")(delayed(_import_run_stack)() for _ in range(workers)))
 
 
-def _stop_joblib_workers() -> None:
+def _stop_joblib_workers(sweep_dir: Path) -> None:
     """Stop the idle workers now: left to the interpreter's exit, loky waits ~2 s for each
     TensorFlow process to wind down. Every job has returned and flushed its run by now."""
     if not _WARM_UP:
         return
+    pids = []
     try:
         for warm_up in _WARM_UP:
-            list(warm_up)  # long finished: the jobs ran after it in the same workers
+            pids += list(warm_up)  # long finished: the jobs ran after it in the same workers
     except Exception:  # noqa: BLE001 - only a head start; an import error has failed the jobs themselves
         pass
     _WARM_UP.clear()
-    from joblib.externals.loky import reusable_executor
+    if sweep_dir.exists():
+        _write_atomic(sweep_dir / WORKERS_FILE, json.dumps(sorted(set(pids))))
+    from joblib.externals.loky import get_reusable_executor
 
-    executor = reusable_executor._executor  # the pool the launcher used (no public getter that does not create one)
-    if executor is not None:
-        executor.shutdown(wait=False, kill_workers=True)
+    # reuse=True: the pool that exists (the launcher's), whatever arguments it was made with.
+    get_reusable_executor(reuse=True).shutdown(wait=False, kill_workers=True)
 
 
 class SweepTracking(Callback):
@@ -168,8 +209,8 @@ class SweepTracking(Callback):
         _write_atomic(sweep_dir / PARENT_FILE, self.parent_id)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        _stop_joblib_workers()
         sweep_dir = Path(config.hydra.sweep.dir)
+        _stop_joblib_workers(sweep_dir)
         rows = sweep_table(sweep_dir) if sweep_dir.exists() else []
         print(format_table(rows))
         if self.store is not None and self.parent_id is not None:

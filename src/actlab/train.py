@@ -29,6 +29,9 @@ class FitResult:
     layer_table: list[dict[str, Any]]  # long table rows: step, layer, one column per statistic
     final: dict[str, float] = field(default_factory=dict)
     diverged_epoch: int | None = None
+    # CPU seconds spent on the probe (its helper thread) and on copying weights for it (training
+    # thread): what the benchmark reports as the probe's cost.
+    probe_cpu_s: dict[str, float] = field(default_factory=dict)
 
 
 class _EpochRecorder(keras.callbacks.Callback):
@@ -50,6 +53,7 @@ class _EpochRecorder(keras.callbacks.Callback):
         self.best_val = -math.inf
         self.best_weights: list[np.ndarray] | None = None
         self.diverged_epoch: int | None = None
+        self.cpu_s = {"probe": 0.0, "weight copies": 0.0}
         self._epoch = 0
         self._epoch_start = 0.0
         self._helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="probe")
@@ -63,13 +67,17 @@ class _EpochRecorder(keras.callbacks.Callback):
         for done in [task for task in self._pending if task.done()]:
             done.result()  # a failed probe or write fails the run now, not after the last epoch
             self._pending.remove(done)
+        start = time.thread_time()
         snapshot = self.probe.snapshot() if probe and self.probe is not None else None
+        self.cpu_s["weight copies"] += time.thread_time() - start
         self._pending.append(self._helper.submit(self._deliver, dict(metrics), step, snapshot))
 
     def _deliver(self, metrics: dict[str, float], step: int, snapshot) -> None:  # in the helper thread
         self._first_epoch_done.wait()
         if snapshot is not None:
+            start = time.thread_time()
             table = self.probe.compute(snapshot)
+            self.cpu_s["probe"] += time.thread_time() - start
             for layer, values in enumerate(table, start=1):
                 self.layer_rows.append({"step": step, "layer": layer, **dict(zip(STATISTICS, map(float, values)))})
             metrics |= self.probe.as_metrics(table)
@@ -238,7 +246,7 @@ def fit(
         recorder.finish(cancel=True)
         raise
     recorder.finish()
-    result = FitResult(recorder.history, recorder.layer_rows, diverged_epoch=recorder.diverged_epoch)
+    result = FitResult(recorder.history, recorder.layer_rows, diverged_epoch=recorder.diverged_epoch, probe_cpu_s=recorder.cpu_s)
     result.final["train_time_s"] = time.perf_counter() - start
     finite = [h["val_accuracy"] for h in recorder.history if math.isfinite(h.get("val_accuracy", math.nan))]
     if recorder.diverged_epoch is not None or not finite:
