@@ -31,6 +31,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--wall-time-s", type=float, help="experiments' wall time, for the report header")
     parser.add_argument("--no-mlflow", action="store_true", help="do not log the report as an MLflow run")
     parser.add_argument("--commands", action="store_true", help="print the sweeps that make the report's runs, one per line, and exit")
+    parser.add_argument("--challenger", metavar="NAME", help="write results/challengers/NAME.md: where activation NAME stands on each claim "
+                        "(after `python -m run -m experiment=challenger activation=NAME`)")
+    parser.add_argument("--config-dir", action="append", default=[], type=Path, metavar="DIR",
+                        help="a config folder of your own, as given to `python -m run --config-dir` (repeatable)")
     return parser.parse_args(argv)
 
 
@@ -52,6 +56,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no MLflow experiment '{experiment}' in {uri}: run the claim experiments first "
               f"(bash experiments/run_claims.sh {args.profile})", file=sys.stderr)
         return 2
+    if args.challenger:
+        from actlab.challenger import build_challenger_report
+        from actlab.config import CONF_DIR, options
+
+        dirs = [CONF_DIR, *(d.resolve() for d in args.config_dir)]
+        if args.challenger not in options("activation", dirs):
+            print(f"error: --challenger {args.challenger} is not an activation of the config tree "
+                  f"(one of {', '.join(options('activation', dirs))}; a file of your own needs --config-dir)", file=sys.stderr)
+            return 2
+        out = args.out or Path("results") / ("challengers" if args.profile == "full" else "quick/challengers")
+        path = build_challenger_report(uri, args.challenger, args.profile, dirs, out)
+        print(f"challenger report written: {path}")
+        return 0
     from actlab.report import build_report
 
     out = args.out or (Path("results") if args.profile == "full" else Path("results/quick"))

@@ -188,3 +188,17 @@ def selu_layers(medians, path: Path) -> None:
         ax.set_xlabel("hidden layer")
     axes[0][1].legend(fontsize=8)
     _save(fig, path, "Claim 7: does SELU keep mean 0 and std 1 layer after layer? (median over seeds)")
+
+
+def rank_intervals(ranks, highlight: str, path: Path) -> None:
+    """Mean rank of every function (1 = best) with its 95% interval, `highlight` in its own colour."""
+    fig, ax = plt.subplots(figsize=(7, 0.4 * len(ranks) + 1.5))
+    for y, (name, row) in enumerate(ranks.iterrows()):
+        colour, marker = ("tab:red", "D") if name == highlight else ("tab:blue", "o")
+        ax.errorbar(row["mean_rank"], y, xerr=[[row["mean_rank"] - row["low"]], [row["high"] - row["mean_rank"]]],
+                    fmt=marker, color=colour, capsize=3)
+    ax.set_yticks(range(len(ranks)), ranks.index)
+    ax.invert_yaxis()
+    ax.set_xlabel("mean rank of test accuracy (1 = best), 95% interval over task × seed blocks")
+    ax.grid(alpha=0.3)
+    _save(fig, path, f"Where {highlight} ranks (claim 8's protocol)")

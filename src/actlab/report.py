@@ -8,12 +8,13 @@ runs (claims 5, 8 and 9 overlap) are reused, and missing or failed jobs are coun
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import platform
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 from hydra import compose, initialize_config_dir
@@ -34,23 +35,23 @@ def _is_group_override(override: str, dirs: list[Path]) -> bool:
     return key.startswith(("+", "~")) or any((Path(d) / key).is_dir() for d in dirs)
 
 
-def sweep_params(base: list[str], dirs: list[Path]) -> dict[str, str]:
-    """An experiment's `hydra.sweeper.params`, resolved for its profile."""
-    with _hydra(dirs):
-        cfg = compose(config_name="config", overrides=base, return_hydra_config=True)
-        return OmegaConf.to_container(cfg.hydra.sweeper.params, resolve=True)
-
-
-def _hydra(dirs: list[Path]):
-    return initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3")
-
-
 def _searchpath(dirs: list[Path]) -> list[str]:
     users = [str(d) for d in dirs if Path(d) != CONF_DIR]
     return [f"hydra.searchpath=[{','.join('file://' + d for d in users)}]"] if users else []
 
 
-def expected_jobs(experiment: str, profile: str, dirs: list[Path] | None = None, extra: list[str] = ()) -> pd.DataFrame:
+@contextlib.contextmanager
+def _composer(composer: Callable[[list[str]], Any] | None):
+    """`composer` (e.g. a running sweep's own config loader), or Hydra's compose API on conf/."""
+    if composer is not None:
+        yield composer
+        return
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        yield lambda overrides: compose(config_name="config", overrides=overrides, return_hydra_config=True)
+
+
+def expected_jobs(experiment: str, profile: str, dirs: list[Path] | None = None, extra: list[str] = (),
+                  composer: Callable[[list[str]], Any] | None = None) -> pd.DataFrame:
     """One row per job of the experiment's sweep: its override values and its config fingerprint.
 
     `extra` overrides are added as on the command line (a value replaces the sweep's values for
@@ -59,17 +60,17 @@ def expected_jobs(experiment: str, profile: str, dirs: list[Path] | None = None,
     composition of their group choices, with the values then set as Hydra sets command-line
     values: after composition, parsed by its override grammar."""
     dirs = list(dirs or [CONF_DIR])
-    base = [*_searchpath(dirs), f"experiment={experiment}", f"profile={profile}"]
+    base = [*(_searchpath(dirs) if composer is None else []), f"experiment={experiment}", f"profile={profile}"]
     parser = OverridesParser.create()
-    params = sweep_params(base, dirs)
-    jobs = expand([*(f"{k}={v}" for k, v in params.items()), *extra], dirs)
-    with _hydra(dirs):
+    with _composer(composer) as compose_job:
+        params = OmegaConf.to_container(compose_job(base).hydra.sweeper.params, resolve=True)
+        jobs = expand([*(f"{k}={v}" for k, v in params.items()), *extra], dirs)
         by_groups: dict[tuple[str, ...], Any] = {}
         rows = []
         for job in jobs:
             groups = tuple(o for o in job if _is_group_override(o, dirs))
             if groups not in by_groups:
-                by_groups[groups] = compose(config_name="config", overrides=[*base, *groups], return_hydra_config=True)
+                by_groups[groups] = compose_job([*base, *groups])
             job_cfg = by_groups[groups].copy()
             for value_override in parser.parse_overrides([o for o in job if o not in groups]):
                 OmegaConf.update(job_cfg, value_override.key_or_group, value_override.value(), merge=True)
@@ -132,8 +133,8 @@ class ReportData:
     def history(self, run_id: str, key: str) -> list[float]:
         return [m.value for m in sorted(self.store.client.get_metric_history(run_id, key), key=lambda m: m.step)]
 
-    def evidence(self, claim: Claim, profile: str) -> Evidence:
-        table = _evidence_table(expected_jobs(claim.experiment, profile), self.runs)
+    def evidence(self, claim: Claim, profile: str, dirs: list[Path] | None = None, extra: list[str] = ()) -> Evidence:
+        table = _evidence_table(expected_jobs(claim.experiment, profile, dirs, extra), self.runs)
         return Evidence(table, self.layers, self.history)
 
 

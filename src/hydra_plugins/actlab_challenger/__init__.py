@@ -1,0 +1,1 @@
+"""Hydra's sweeper plugin for `experiment=challenger` (found by Hydra's plugin discovery)."""

@@ -1,0 +1,74 @@
+"""`hydra/sweeper=challenger`: one new activation through the claims' grids, in one sweep.
+
+    python -m run -m experiment=challenger activation=serf profile=quick
+
+expands each claim named in `hydra.sweeper.claims` exactly as its own sweep would run, with the
+new function in the place the claim gives it (the `activation` axis, or claim 7's condition), and
+launches the jobs with the configured launcher: the timing claim's jobs one at a time, so that no
+other job shares the cores while they measure. Jobs whose config another claim already has run
+once; finished runs in the store are skipped as in any sweep.
+"""
+
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List
+
+from hydra.core.config_store import ConfigStore
+from hydra.core.plugins import Plugins
+from hydra.plugins.sweeper import Sweeper
+from omegaconf import OmegaConf
+
+
+@dataclass
+class ChallengerSweeperConf:
+    _target_: str = "hydra_plugins.actlab_challenger.challenger_sweeper.ChallengerSweeper"
+    # claim experiment -> where the new function goes: "activation" (it joins the activation
+    # axis) or an override such as "+experiment/selu_condition=challenger".
+    claims: Dict[str, str] = field(default_factory=dict)
+
+
+ConfigStore.instance().store(group="hydra/sweeper", name="challenger", node=ChallengerSweeperConf, provider="actlab")
+
+
+class ChallengerSweeper(Sweeper):
+    def __init__(self, claims: Dict[str, str]):
+        self.claims = dict(claims)
+        self.config = None
+        self.launcher = None
+        self.hydra_context = None
+
+    def setup(self, *, hydra_context, task_function, config) -> None:
+        self.hydra_context = hydra_context
+        self.config = config
+        self.launcher = Plugins.instance().instantiate_launcher(
+            hydra_context=hydra_context, task_function=task_function, config=config)
+
+    def sweep(self, arguments: List[str]) -> Any:
+        from actlab.challenger import challenger_jobs
+
+        assert self.config is not None and self.launcher is not None
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        dirs = [Path(s.path) for s in self.config.hydra.runtime.config_sources if s.schema == "file" and s.path]
+        name = self.config.hydra.runtime.choices["activation"]
+        from hydra.types import RunMode
+
+        loader = self.hydra_context.config_loader  # composes with this sweep's search path (--config-dir)
+        config_name = self.config.hydra.job.config_name
+
+        def composer(overrides: List[str]):
+            return loader.load_configuration(config_name=config_name, overrides=overrides, run_mode=RunMode.RUN)
+
+        jobs = challenger_jobs(name, str(self.config.profile), self.claims, dirs, composer)
+        passed = [a for a in arguments if not a.startswith(("experiment=", "profile=", "activation="))]
+        parallel = [[*job.overrides, *passed] for job in jobs if not job.alone]
+        alone = [[*job.overrides, *passed] for job in jobs if job.alone]
+        print(f"challenger: {name} · {len(jobs)} jobs ({len(alone)} timed one at a time) from {len(self.claims)} claims")
+        returns, index = [], 0
+        for batch in [parallel, *[[job] for job in alone]]:
+            if batch:
+                returns += list(self.launcher.launch(batch, initial_job_idx=index))
+                index += len(batch)
+        return returns
