@@ -242,10 +242,12 @@ def dead_units(finished, learned, path: Path) -> None:
     fig, (ax_dead, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
     for ax, part, y, label in ((ax_dead, learned, "dead_share", "share of dead units (mean over layers)"),
                                (ax_acc, finished, "best_val_accuracy", "best validation accuracy")):
+        part = part[part[y].notna()] if y in part else part.iloc[0:0]
         for act, group in part.groupby("activation"):
             xs = sorted(group["lr"].unique())
             _median_band(ax, xs, {v: group[group["lr"] == v][y] for v in xs}, act, **style(act))
-        ax.set_xscale("log")
+        if not part.empty:
+            ax.set_xscale("log")
         ax.set_xlabel("Adam learning rate")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
@@ -253,5 +255,6 @@ def dead_units(finished, learned, path: Path) -> None:
         ax_acc.axhline(float(finished["chance"].max()), color="black", linestyle=":", label="chance (majority class)")
     ax_dead.set_title("networks that still learn (collapsed runs left out)", fontsize=9)
     ax_acc.set_title("every finished run", fontsize=9)
-    ax_acc.legend(fontsize=8)
+    if ax_acc.get_legend_handles_labels()[0]:
+        ax_acc.legend(fontsize=8)
     _save(fig, path, "Claim 3: dead units and accuracy after training vs learning rate (median, 95% CI)")
