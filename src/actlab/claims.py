@@ -506,7 +506,7 @@ def elu_rule(selected: pd.DataFrame) -> ClaimResult:
                      + "; they do not show it " + ", ".join(not_shown) + ".")
     return ClaimResult(_verdict_from_directions([c.direction for c in tests.values()]),
                        "mean validation accuracy over epochs and test accuracy, each function at its validation-selected learning rate",
-                       numbers, notes, values={"tests": tests})
+                       numbers, notes, values={"tests": tests, "selected": selected})
 
 
 def _draw_elu(evidence: Evidence, selected: pd.DataFrame, out: Path) -> None:
@@ -569,7 +569,7 @@ def ranking_rule(selected: pd.DataFrame) -> ClaimResult:
         notes.append(f"In plain words: the measured order of the article's six is {' > '.join(measured)}, not "
                      f"{' > '.join(ARTICLE_RANKING)}; {mean_rank.index[0]} ranks best of all {len(mean_rank)}.")
     return ClaimResult(verdict, "test accuracy, each function at its validation-selected learning rate, ranked per task and seed",
-                       numbers, notes, values={"mean_rank": mean_rank, "tau": tau, "pairs": pairs})
+                       numbers, notes, values={"mean_rank": mean_rank, "tau": tau, "pairs": pairs, "selected": selected})
 
 
 def _draw_ranking(evidence: Evidence, selected: pd.DataFrame, out: Path) -> None:
@@ -595,7 +595,6 @@ def inference_speed_rule(finished: pd.DataFrame) -> ClaimResult:
     ratios = wide.div(wide["relu"], axis=0)
     tests = holm_family({model: ratio_test(group["elu"], group["relu"]) for model, group in wide.groupby(level="model")})
     slower = {model: c.p_greater < ALPHA and c.difference.median >= SLOWER for model, c in tests.items()}
-    faster = {model: c.p_less < ALPHA for model, c in tests.items()}
     numbers = [f"{model}: ELU / ReLU forward-pass time {c}" for model, c in tests.items()]
     for model, group in ratios.groupby(level="model"):
         numbers += [f"{model}: {act} / relu = {median_ci(group[act])}" for act in group.columns if act not in ("relu", "elu")]
@@ -605,8 +604,6 @@ def inference_speed_rule(finished: pd.DataFrame) -> ClaimResult:
         verdict = SUPPORTED
     elif any(slower.values()):
         verdict = MIXED
-    elif any(faster.values()):
-        verdict = NOT_SUPPORTED
     else:
         verdict = NOT_SUPPORTED
     notes = [f"Rule: ELU counts as slower on a model when a one-sided paired t-test on log time (ELU vs ReLU, paired by "
@@ -649,8 +646,9 @@ def _layer_stats(evidence: Evidence) -> pd.DataFrame:
         layers = evidence.layers(run["run_id"])
         last = layers["step"].max()
         for when, step in (("at init", 0), ("after training", last)):
-            frames.append(layers[layers["step"] == step].assign(condition=run[CONDITION], when=when, seed=run["seed"],
-                                                                 collapsed=bool(run["collapsed"])))
+            frames.append(layers[layers["step"] == step].assign(
+                condition=run[CONDITION], when=when, seed=run["seed"], collapsed=bool(run["collapsed"]),
+                best_val_accuracy=pd.to_numeric(run.get("best_val_accuracy", np.nan), errors="coerce")))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -693,7 +691,7 @@ def selu_rule(layers: pd.DataFrame) -> ClaimResult:
     if claim_init and claim_end is None:
         notes.append("Every selu_lecun run collapsed: 'during training' cannot be judged from these runs.")
     return ClaimResult(verdict, "per-layer mean and std of activations on the probe batch, median over seeds", numbers, notes,
-                       values={"normalized": ok})
+                       values={"normalized": ok, "runs": runs})
 
 
 def _draw_selu(evidence: Evidence, layers: pd.DataFrame, out: Path) -> None:

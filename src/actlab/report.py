@@ -15,13 +15,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from hydra import compose, initialize_config_dir
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
-from actlab.claims import CLAIMS, Claim, ClaimResult, Evidence
+from actlab import literature
+from actlab.claims import CLAIMS, RESAMPLES, STABLE_SHARE, Claim, ClaimResult, Evidence, stability
 from actlab.config import CONF_DIR, fingerprint
 from actlab.track import Store
 
@@ -94,6 +96,42 @@ def _evidence_table(jobs: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     return table.drop(columns=["tags.diverged"])
 
 
+@functools.lru_cache(maxsize=None)
+def majority_share(name: str, config: tuple) -> float:
+    """Share of the most frequent class in a dataset: the accuracy of always guessing it (chance).
+    NaN when the dataset cannot be loaded here (e.g. a downloading dataset, offline)."""
+    from actlab.data import DATASETS
+
+    try:
+        _, y = DATASETS[name].load(dict(config))
+    except Exception:  # noqa: BLE001 - chance is then unknown, and no run is marked collapsed
+        return float("nan")
+    counts = np.unique(np.asarray(y), return_counts=True)[1]
+    return float(counts.max() / counts.sum())
+
+
+def chance_column(table: pd.DataFrame) -> pd.Series:
+    """Each run's chance level, from its dataset's parameters (`dataset.name`, size keys, split seed).
+    Splits are stratified, so the validation split's majority share is the dataset's."""
+    from actlab.data import DATASETS
+
+    chance = pd.Series(np.nan, index=table.index, dtype=float)
+    if "dataset.name" not in table:
+        return chance
+    for name, rows in table.groupby("dataset.name"):
+        spec = DATASETS.get(name)
+        if spec is None or any(f"dataset.{k}" not in rows for k in spec.size_keys):
+            continue  # unknown dataset, or a generated one whose size is unknown
+        keys = [k for k in (*spec.size_keys, "split_seed") if f"dataset.{k}" in rows]
+        if not keys:
+            chance[rows.index] = majority_share(name, ())
+            continue
+        for values, part in rows.groupby([f"dataset.{k}" for k in keys]):  # rows with a missing value are skipped
+            values = values if isinstance(values, tuple) else (values,)
+            chance[part.index] = majority_share(name, tuple((k, int(float(v))) for k, v in zip(keys, values)))
+    return chance
+
+
 class ReportData:
     """Runs of one store and lazy, cached per-run details (layer tables, metric histories)."""
 
@@ -115,6 +153,7 @@ class ReportData:
 
     def evidence(self, claim: Claim, profile: str) -> Evidence:
         table = _evidence_table(expected_jobs(claim.experiment, profile), self.runs)
+        table["chance"] = chance_column(table)
         return Evidence(table, self.layers, self.history)
 
 
@@ -152,6 +191,16 @@ def _commands(profile: str, claims: list[Claim]) -> list[str]:
     return lines + [f"python -m report --profile {profile} {numbers}".rstrip()]
 
 
+def _stability_text(result: ClaimResult, long: bool = False) -> str:
+    if result.stability is None:
+        return "n/a (deterministic checks or no runs: nothing to resample)" if long else "n/a"
+    if not long:
+        return str(result.stability)
+    st = result.stability
+    return (f"{st} — {st.share * st.resamples:.0f} of {st.resamples} bootstrap resamples of the blocks "
+            f"({' × '.join(b.lstrip('+').split('/')[-1] for b in st.blocks)}) give this verdict")
+
+
 def render(profile: str, results: list[tuple[Claim, Evidence, ClaimResult]], out: Path, header: dict[str, str]) -> str:
     lines = [
         "# The activation lab: the article's claims, measured",
@@ -176,13 +225,24 @@ def render(profile: str, results: list[tuple[Claim, Evidence, ClaimResult]], out
         "paired by task and seed; learning rates are chosen per activation and task on validation accuracy only; "
         "the test split is evaluated once per run, with the weights of the best validation epoch.",
         "",
+        "Three safeguards (issue 14): all one-sided tests of a claim are one family, Holm-adjusted (the p-values shown "
+        "are adjusted, with the raw ones beside them, and each comes with an effect size: r_rb, the matched-pairs "
+        "rank-biserial correlation, or a ratio); a run whose network collapsed (best validation accuracy below chance "
+        "+ 0.1 × (1 − chance), chance = the majority class's share) is named, and left out wherever a statistic "
+        "describes a trained network's insides (dead units, gradients, activation statistics); and every verdict "
+        f"has its stability: the share of {RESAMPLES} bootstrap resamples of the claim's blocks (task × seed, whole blocks "
+        f"drawn with replacement) for which the same rule code gives the same verdict; under {STABLE_SHARE:.0%} it is "
+        "marked unstable.",
+        "",
         "## Summary",
         "",
-        "| # | The article says | Measured | Verdict |",
-        "|---|---|---|---|",
+        "| # | The article says | Measured | Verdict | Stability |",
+        "|---|---|---|---|---|",
     ]
     for claim, _, result in results:
-        lines.append(f"| {claim.number} | {claim.article} | {result.measured} | {VERDICT_MARK[result.verdict]} |")
+        lines.append(f"| {claim.number} | {claim.article} | {result.measured} | {VERDICT_MARK[result.verdict]} | "
+                     f"{_stability_text(result)} |")
+    lines += ["", *literature.render({claim.number: result for claim, _, result in results})]
     for claim, evidence, result in results:
         table = evidence.table
         counts = table["status"].value_counts().to_dict()
@@ -194,6 +254,7 @@ def render(profile: str, results: list[tuple[Claim, Evidence, ClaimResult]], out
             f"**The article:** {claim.article}  ",
             f"**Measured:** {result.measured}  ",
             f"**Verdict:** {VERDICT_MARK[result.verdict]}  ",
+            f"**Stability:** {_stability_text(result, long=True)}  ",
             f"**Runs:** {counts.get('FINISHED', 0)} finished of {len(table)} in the sweep `experiments/{claim.experiment}.yaml`"
             + (f", {diverged} diverged" if diverged else "")
             + (f", {counts.get('missing', 0)} missing" if counts.get("missing") else ""),
@@ -219,7 +280,9 @@ def build_report(uri: str, profile: str, numbers: list[int], out: Path, wall_tim
     for claim in claims:
         evidence = data.evidence(claim, profile)
         figure = figures_dir / f"claim{claim.number:02d}_{claim.slug}.png"
-        results.append((claim, evidence, claim.analyze(evidence, figure)))
+        result = claim.analyze(evidence, figure)
+        result.stability = stability(claim.analyze, evidence, seed=claim.number)
+        results.append((claim, evidence, result))
     finished = sum(int((e.table["status"] == "FINISHED").sum()) for _, e, _ in results)
     expected = sum(len(e.table) for _, e, _ in results)
     report_s = time.perf_counter() - started

@@ -80,7 +80,8 @@ class Comparison:
         raw = self.raw_greater if greater else self.raw_less
         side = ">" if greater else "<"
         holm = f"Holm p({side}0)={p:.3g} over {self.family} tests, raw {raw:.3g}" if raw is not None else f"one-sided p({side}0)={p:.3g}"
-        return f"Δ {self.difference} ({holm}; {self.effect_name} = {self.effect:.2f}, n={self.n})"
+        what = "ratio" if "ratio" in self.effect_name else "Δ"
+        return f"{what} {self.difference} ({holm}; {self.effect_name} = {self.effect:.2f}, n={self.n})"
 
 
 def rank_biserial(d) -> float:
