@@ -105,11 +105,35 @@ def paired(a, b) -> Comparison:
     d = a[keep] - b[keep]
     p_greater = p_less = np.nan
     if len(d) >= 2 and np.any(d != 0):
-        p_greater = float(scipy_stats.wilcoxon(d, zero_method="zsplit", alternative="greater").pvalue)
-        p_less = float(scipy_stats.wilcoxon(d, zero_method="zsplit", alternative="less").pvalue)
+        p_greater, p_less = signed_rank(d)
     elif len(d) >= 2:
         p_greater = p_less = 1.0
     return Comparison(median_ci(d), p_greater, p_less, int(len(d)), rank_biserial(d))
+
+
+EXACT_PAIRS = 16  # up to 2**16 sign patterns: enumerated exactly, in milliseconds
+
+
+def signed_rank(d) -> tuple[float, float]:
+    """One-sided Wilcoxon signed-rank p-values (d > 0, d < 0), zero differences split (zsplit).
+
+    Up to EXACT_PAIRS pairs the null distribution is enumerated exactly over every sign pattern of the
+    non-zero differences, ties included (what scipy's permutation route computes, but ~100x faster:
+    block resampling makes ties common and runs the test thousands of times); above, scipy's normal
+    approximation with its tie correction."""
+    d = np.asarray(d, dtype=float)
+    nonzero = d != 0
+    if nonzero.sum() > EXACT_PAIRS:
+        return (float(scipy_stats.wilcoxon(d, zero_method="zsplit", alternative="greater", method="asymptotic").pvalue),
+                float(scipy_stats.wilcoxon(d, zero_method="zsplit", alternative="less", method="asymptotic").pvalue))
+    ranks = scipy_stats.rankdata(np.abs(d))
+    fixed = ranks[~nonzero].sum() / 2  # zeros: half their rank to each side, whatever the signs
+    free = ranks[nonzero]
+    observed = fixed + free[d[nonzero] > 0].sum()
+    signs = (np.arange(2 ** len(free))[:, None] >> np.arange(len(free))) & 1
+    null = fixed + signs @ free
+    eps = 1e-9 * max(1.0, ranks.sum())
+    return float(np.mean(null >= observed - eps)), float(np.mean(null <= observed + eps))
 
 
 def ratio_test(a, b) -> Comparison:
