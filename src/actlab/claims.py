@@ -484,9 +484,11 @@ def _selected(evidence: Evidence) -> pd.DataFrame:
 
 def elu_rule(selected: pd.DataFrame) -> ClaimResult:
     tests, labels = {}, {}
+    metrics = {"val_accuracy_auc": "speed (mean val accuracy over epochs)", "test_accuracy": "test accuracy"}
+    wides = {m: selected.pivot_table(index=[TASK, "seed"], columns="activation", values=m) for m in metrics}
     for rival in ("relu", "leaky_relu", "prelu"):
-        for metric, label in (("val_accuracy_auc", "speed (mean val accuracy over epochs)"), ("test_accuracy", "test accuracy")):
-            wide = selected.pivot_table(index=[TASK, "seed"], columns="activation", values=metric)
+        for metric, label in metrics.items():
+            wide = wides[metric]
             tests[(rival, metric)] = paired(wide.get("elu", []), wide.get(rival, []))
             labels[(rival, metric)] = label
     tests = holm_family(tests)
