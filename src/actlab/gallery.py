@@ -70,15 +70,15 @@ def keras3_leaky_alpha() -> str:
 
 
 def gallery(path: Path) -> None:
-    from actlab.figures import plt
+    from actlab.figures import OKABE_ITO, plt
 
     x = np.linspace(-4, 4, 401)
     names = list(ACTIVATIONS)
     fig, axes = plt.subplots(2, 5, figsize=(16, 6.5), sharex=True)
     for ax, name in zip(axes.ravel(), names):
         y, dy = values_and_slopes(name, x)
-        ax.plot(x, y, label="f(x)", color="tab:blue")
-        ax.plot(x, dy, label="f′(x) (autodiff)", color="tab:orange", linestyle="--")
+        ax.plot(x, y, label="f(x)", color=OKABE_ITO[3])
+        ax.plot(x, dy, label="f′(x) (autodiff)", color=OKABE_ITO[4], linestyle="--")
         ax.axhline(0, color="grey", linewidth=0.5)
         ax.axvline(0, color="grey", linewidth=0.5)
         params = ", ".join(f"{k}={v}" for k, v in effective_params(name, {}).items() if k != "shared_axes")
