@@ -351,3 +351,28 @@ def test_render_has_stability_column_and_literature_table(tmp_path):
     assert "| 100% |" in text and "**Stability:** 100% — 10 of 10 bootstrap resamples" in text
     assert "## The literature side by side" in text and "Mishkin et al. 2017" in text
     assert "Holm" in text
+
+
+def test_too_few_blocks_give_no_stability():
+    table = _timings([0.1, 0.2])  # two seeds: two blocks
+    assert claims.stability_of_table(claims.inference_speed_rule, table) is None
+
+
+def test_chance_level_is_the_majority_share_of_each_runs_dataset():
+    from sklearn.datasets import load_breast_cancer, load_digits
+
+    from actlab.report import chance_column
+
+    table = pd.DataFrame({"dataset.name": ["digits", "breast_cancer", "synthetic", "synthetic", None, "nope"],
+                          "dataset.split_seed": ["0", "0", "0", "0", None, "0"],
+                          "dataset.n_samples": [None, None, "300", "300", None, None],
+                          "dataset.n_features": [None, None, "20", "20", None, None],
+                          "dataset.n_informative": [None, None, "10", "10", None, None],
+                          "dataset.n_classes": [None, None, "3", "3", None, None]})
+    chance = chance_column(table)
+    digits = np.bincount(load_digits().target)
+    cancer = np.bincount(load_breast_cancer().target)
+    assert chance[0] == pytest.approx(digits.max() / digits.sum())
+    assert chance[1] == pytest.approx(cancer.max() / cancer.sum())  # 357 of 569: not 1/2
+    assert 1 / 3 <= chance[2] < 0.4 and chance[2] == chance[3]
+    assert np.isnan(chance[4]) and np.isnan(chance[5])

@@ -181,6 +181,7 @@ def collapsed_runs(table: pd.DataFrame, by: list[str]) -> list[str]:
 # --- one claim = prepare, rule, draw; stability re-runs the rule on block resamples --------------
 STABLE_SHARE = 0.8  # verdicts reproduced by fewer resamples than this are marked unstable
 RESAMPLES = 200
+MIN_BLOCKS = 3  # with fewer blocks (e.g. the quick profile's single seed) a resample is nearly the table itself
 
 
 class Analysis:
@@ -216,7 +217,7 @@ def stability_of_table(rule: Callable[[pd.DataFrame], ClaimResult], table: pd.Da
                        resamples: int = RESAMPLES, seed: int = 0) -> Stability | None:
     """Share of `resamples` block resamples of `table` for which `rule` gives the observed verdict."""
     blocks = _blocks(table)
-    if not blocks or table.empty:
+    if not blocks or table.empty or table.groupby(blocks).ngroups < MIN_BLOCKS:
         return None
     observed = rule(table).verdict
     rng = np.random.default_rng(seed)

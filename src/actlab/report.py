@@ -193,7 +193,8 @@ def _commands(profile: str, claims: list[Claim]) -> list[str]:
 
 def _stability_text(result: ClaimResult, long: bool = False) -> str:
     if result.stability is None:
-        return "n/a (deterministic checks or no runs: nothing to resample)" if long else "n/a"
+        return ("n/a (deterministic checks, no runs, or fewer than 3 task × seed blocks: nothing to resample)"
+                if long else "n/a")
     if not long:
         return str(result.stability)
     st = result.stability
