@@ -403,8 +403,15 @@ def dead_share_verdict(table: pd.DataFrame) -> ClaimResult:
              f"and above its share at the smallest rate, while every other function that learns at that rate stays "
              f"below {DEAD_NONE}; mixed when some do not; not supported when ReLU's units do not die where it learns."]
     if dying_rates:
-        notes.append(f"Judged at learning rate(s) {', '.join(f'{lr:g}' for lr in dying_rates)}: the largest rate(s) where "
-                     "ReLU still learns and loses units.")
+        notes.append(f"Judged at learning rate(s) {', '.join(f'{lr:g}' for lr in dying_rates)}: where ReLU still learns "
+                     "and loses units.")
+    unmatched = sorted((a, lr) for (a, lr), ok in judged.items()
+                       if a != "relu" and ok and lr not in dying_rates and lr > lowest and not judged.get(("relu", lr), False)
+                       and estimates[(a, lr)].median >= DEAD_NONE)
+    if unmatched:
+        notes.append("Not compared with ReLU, which collapsed there: " + "; ".join(
+            f"{a} at lr {lr:g} still learns (best val accuracy {accuracy[(a, lr)]:.3f}) with a dead share of "
+            f"{estimates[(a, lr)].median:.2f}" for a, lr in unmatched) + ".")
     dying_too = sorted({a for (a, lr), est in others.items() if est.median >= DEAD_NONE})
     if verdict == MIXED and dying_too:
         notes.append(f"The data disagree with the article in part: {', '.join(dying_too)} lose units too where they still "
@@ -616,9 +623,10 @@ def inference_speed_rule(finished: pd.DataFrame) -> ClaimResult:
              "a rank test's smallest p (1/32) could not pass it. The other functions' ratios are descriptive.",
              "The ELU paper (Clevert et al. 2016) measured slower *training*, never test time. On a CPU the activation is "
              "a small share of a dense network's time next to the matrix products.",
-             "In plain words: ELU's forward pass is measurably slower than ReLU's on "
-             + (", ".join(m for m, v in slower.items() if v) or "no network")
-             + (" but not on " + ", ".join(m for m, v in slower.items() if not v) if not all(slower.values()) else "")
+             "In plain words: " + (
+                 "ELU's forward pass is not measurably slower than ReLU's on any network" if not any(slower.values())
+                 else "ELU's forward pass is measurably slower than ReLU's on " + ", ".join(m for m, v in slower.items() if v)
+                 + (" but not on " + ", ".join(m for m, v in slower.items() if not v) if not all(slower.values()) else ""))
              + "; each job ran alone on the machine, timing with one TensorFlow thread."]
     return ClaimResult(verdict, "median time of a compiled forward pass over 1,024 inputs, as a ratio to ReLU, paired by seed",
                        numbers, notes, values={"tests": tests})
