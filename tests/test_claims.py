@@ -376,3 +376,13 @@ def test_chance_level_is_the_majority_share_of_each_runs_dataset():
     assert chance[1] == pytest.approx(cancer.max() / cancer.sum())  # 357 of 569: not 1/2
     assert 1 / 3 <= chance[2] < 0.4 and chance[2] == chance[3]
     assert np.isnan(chance[4]) and np.isnan(chance[5])
+
+
+def test_claim3_names_units_lost_where_only_relu_collapsed(tmp_path):
+    evidence = _collapsing()
+    table = evidence.table
+    elu_high = (table["activation"] == "elu") & (table["optimizer.learning_rate"] == "0.1")
+    table.loc[elu_high, "best_val_accuracy"] = 0.8  # ELU still learns at 0.1, with most units constant
+    result = claims.dying_relu(Evidence(table), tmp_path / "f.png")
+    assert result.verdict == "supported"  # judged at 0.01, where ReLU learns; ReLU has no comparison at 0.1
+    assert any("Not compared with ReLU" in n and "elu at lr 0.1" in n and "0.65" in n for n in result.notes)
