@@ -5,6 +5,7 @@ Everything is seeded, so a report computed twice from the same runs is identical
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -114,6 +115,12 @@ def paired(a, b) -> Comparison:
 EXACT_PAIRS = 16  # up to 2**16 sign patterns: enumerated exactly, in milliseconds
 
 
+@functools.lru_cache(maxsize=EXACT_PAIRS + 1)
+def _sign_patterns(n: int) -> np.ndarray:
+    """Every 0/1 pattern of n signs, one per row (2**n x n), as floats for a matrix product."""
+    return ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1).astype(float)
+
+
 def signed_rank(d) -> tuple[float, float]:
     """One-sided Wilcoxon signed-rank p-values (d > 0, d < 0), zero differences split (zsplit).
 
@@ -130,8 +137,7 @@ def signed_rank(d) -> tuple[float, float]:
     fixed = ranks[~nonzero].sum() / 2  # zeros: half their rank to each side, whatever the signs
     free = ranks[nonzero]
     observed = fixed + free[d[nonzero] > 0].sum()
-    signs = (np.arange(2 ** len(free))[:, None] >> np.arange(len(free))) & 1
-    null = fixed + signs @ free
+    null = fixed + _sign_patterns(len(free)) @ free
     eps = 1e-9 * max(1.0, ranks.sum())
     return float(np.mean(null >= observed - eps)), float(np.mean(null <= observed + eps))
 
