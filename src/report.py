@@ -58,9 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.challenger:
         from actlab.challenger import build_challenger_report
-        from actlab.config import CONF_DIR, options
+        from actlab.config import CONF_DIR, options, use_user_modules
 
         dirs = [CONF_DIR, *(d.resolve() for d in args.config_dir)]
+        use_user_modules(dirs)
         if args.challenger not in options("activation", dirs):
             print(f"error: --challenger {args.challenger} is not an activation of the config tree "
                   f"(one of {', '.join(options('activation', dirs))}; a file of your own needs --config-dir)", file=sys.stderr)

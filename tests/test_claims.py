@@ -13,6 +13,9 @@ from actlab.stats import friedman, median_ci, paired
 from conftest import ROOT
 
 SEEDS = range(5)
+# Ten seeds: the smallest one-sided Wilcoxon p is 1/1024, small enough to pass Holm's correction over a
+# claim's several tests (with five seeds, 1/32 cannot).
+SEEDS10 = range(10)
 # Deterministic, symmetric per-seed jitter: runs differ, but no direction is built in.
 JITTER = [0.001, -0.001, 0.002, -0.002, 0.0]
 
@@ -84,7 +87,7 @@ def _prelu(gap_small: float, acc_large: float) -> Evidence:
     rows = []
     for a in ("relu", "prelu"):
         for fraction, n in (("0.05", 100), ("1.0", 2000)):
-            for s in SEEDS:
+            for s in SEEDS10:
                 prelu = a == "prelu"
                 rows.append({"activation": a, "dataset.train_fraction": fraction, "seed": s, "data.n_train": n,
                              "generalization_gap": (gap_small if prelu and fraction == "0.05" else 0.1) + _noise(s, prelu),
@@ -175,3 +178,200 @@ def test_no_runs_is_inconclusive_not_an_error(tmp_path):
     empty = Evidence(pd.DataFrame({"status": ["missing"], "diverged": [False], "activation": ["relu"]}))
     for number in range(1, 10):
         assert CLAIMS[number].analyze(empty, tmp_path / "f.png").verdict == "inconclusive"
+
+
+# --- issue 14: multiple comparisons, collapse, stability, literature, report columns --------------
+from actlab import literature  # noqa: E402
+from actlab.stats import holm, holm_family, rank_biserial  # noqa: E402
+
+
+def test_holm_on_known_p_values():
+    # Sorted 0.005, 0.01, 0.03, 0.04 -> x4, x3, x2, x1 = 0.02, 0.03, 0.06, 0.04 -> monotone 0.02, 0.03, 0.06, 0.06.
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.2, 0.5]) == pytest.approx([0.4, 0.5])
+    assert holm([0.9, 0.9]) == pytest.approx([1.0, 1.0])  # capped at 1, and never below an earlier step
+    adjusted = holm([0.01, float("nan"), 0.02])  # NaN: no test, not counted in the family
+    assert adjusted[0] == pytest.approx(0.02) and np.isnan(adjusted[1]) and adjusted[2] == pytest.approx(0.02)
+
+
+def test_holm_family_keeps_raw_p_values_and_can_remove_a_significance():
+    alone = paired([2, 3, 4, 5, 6], [1, 1, 1, 1, 1])
+    assert alone.direction == 1 and alone.p_greater == pytest.approx(1 / 32)
+    family = holm_family({"a": alone, "b": paired([1, 2, 1, 2, 1], [2, 1, 2, 1, 2])})
+    assert family["a"].raw_greater == pytest.approx(1 / 32) and family["a"].family == 4
+    assert family["a"].p_greater == pytest.approx(4 / 32) and family["a"].direction == 0
+    assert "Holm" in str(family["a"]) and "r_rb = 1.00" in str(family["a"])
+
+
+def test_rank_biserial_effect_size():
+    assert rank_biserial([1, 2, 3]) == 1.0 and rank_biserial([-1, -2]) == -1.0
+    assert rank_biserial([1, -2, 3, 4]) == pytest.approx((1 + 3 + 4 - 2) / 10)
+    assert rank_biserial([1, -1]) == 0.0
+
+
+def test_five_seeds_cannot_pass_holm_over_a_claims_tests(tmp_path):
+    """Claim 4 with 5 seeds: every pair agrees, yet 1/32 over six one-sided tests is not significant."""
+    rows = [{"activation": a, "dataset.train_fraction": f, "seed": s, "data.n_train": n,
+             "generalization_gap": (0.2 if a == "prelu" and f == "0.05" else 0.1) + _noise(s, a == "prelu"),
+             "test_accuracy": (0.9 if a == "prelu" and f == "1.0" else 0.8) + _noise(s, a == "prelu")}
+            for a in ("relu", "prelu") for f, n in (("0.05", 100), ("1.0", 2000)) for s in SEEDS]
+    result = claims.prelu_overfitting(Evidence(_table(rows)), tmp_path / "f.png")
+    assert result.verdict == "inconclusive"
+    assert "Holm p(>0)=0.188 over 6 tests, raw 0.0312" in result.numbers[0]
+
+
+def test_collapse_rule_uses_chance_and_a_margin():
+    table = pd.DataFrame({"best_val_accuracy": [0.10, 0.18, 0.20, 0.55, 0.60, 0.9],
+                          "chance": [0.1, 0.1, 0.1, 0.5, 0.5, np.nan]})
+    # 10 classes: collapsed below 0.1 + 0.1 x 0.9 = 0.19; two balanced classes: below 0.55; chance unknown: never.
+    assert claims.collapsed(table).tolist() == [True, True, False, False, False, False]
+    by_classes = pd.DataFrame({"best_val_accuracy": [0.15, 0.5], "data.n_classes": ["10", "10"]})
+    assert claims.collapsed(by_classes).tolist() == [True, False]
+    assert not claims.collapsed(pd.DataFrame({"best_val_accuracy": [0.1]})).any()
+
+
+def _collapsing(chance: float | None = 0.1) -> Evidence:
+    """The issue's case: at lr 0.1 ReLU and ELU networks collapse (accuracy at chance, most units constant);
+    at 0.01 every network learns, and only ReLU loses units."""
+    rows = []
+    for a in ("relu", "leaky_relu", "elu"):
+        for lr in ("0.001", "0.01", "0.1"):
+            for s in SEEDS:
+                collapse = lr == "0.1" and a in ("relu", "elu")
+                dead = 0.65 if collapse else (0.3 if a == "relu" and lr == "0.01" else 0.0)
+                rows.append({"activation": a, "optimizer.learning_rate": lr, "seed": s, "dead_frac/layer_01": dead,
+                             "best_val_accuracy": 0.1 if collapse else 0.9 - float(lr), "chance": chance})
+    return Evidence(_table(rows))
+
+
+def test_claim3_collapsed_networks_are_named_and_not_judged(tmp_path):
+    result = claims.dying_relu(_collapsing(), tmp_path / "f.png")
+    assert result.verdict == "supported"  # judged at 0.01, where every network still learns
+    assert any("relu at lr 0.1" in n and "not judged" in n for n in result.numbers)
+    assert any(n.startswith("collapsed — activation elu, lr 0.1: 5 of 5") for n in result.numbers)
+    assert any("best val accuracy (median, all runs) 0.100" in n for n in result.numbers)
+    # Without a chance level no run can be called collapsed: the old reading (ELU "dies" at 0.1) comes back.
+    assert claims.dying_relu(_collapsing(chance=None), tmp_path / "f.png").verdict == "mixed"
+
+
+def test_claim3_relu_learning_only_at_the_smallest_rate_is_inconclusive():
+    table = claims._dead_table(_collapsing())
+    table = table[~((table["activation"] == "relu") & (table["lr"] == 0.01))]
+    assert claims.dead_share_verdict(table).verdict == "inconclusive"
+
+
+def test_claim7_after_training_ignores_collapsed_runs(tmp_path):
+    def layers(run_id: str) -> pd.DataFrame:
+        frame = _layers(1.0, std=1.0 if run_id == "selu_lecun" else 3.0)
+        if run_id == "selu_lecun":
+            frame.loc[frame["step"] == 3, "act_std"] = 2.0  # drifted after training
+        return frame
+
+    rows = [{claims.CONDITION: c, "seed": s, "run_id": c, "best_val_accuracy": 0.1 if c == "selu_lecun" else 0.9, "chance": 0.1}
+            for c in ("selu_lecun", "selu_he_normal") for s in SEEDS]
+    result = claims.selu_self_normalization(Evidence(_table(rows), layers=layers), tmp_path / "f.png")
+    assert result.verdict == "mixed"
+    assert not any(n.startswith("selu_lecun after training") for n in result.numbers)  # not read from collapsed runs
+    assert any("selu_lecun: 5 collapsed run(s)" in n for n in result.numbers)
+    assert any("cannot be judged" in n for n in result.notes)
+
+
+def _timings(log_ratios: list[float]) -> pd.DataFrame:
+    rows = []
+    for m in ("mlp", "deep_mlp"):
+        for s, log_ratio in enumerate(log_ratios):
+            rows += [{"activation": "relu", "model": m, "seed": s, "inference_ms": 10.0},
+                     {"activation": "elu", "model": m, "seed": s, "inference_ms": 10.0 * np.exp(log_ratio)}]
+    return _table(rows)
+
+
+def test_claim6_paired_test_and_holm(tmp_path):
+    result = claims.inference_speed(Evidence(_timings([0.18, 0.17, 0.19, 0.16, 0.2])), tmp_path / "f.png")
+    assert result.verdict == "supported"
+    assert any("ELU / ReLU forward-pass time ratio" in n and "Holm" in n and "over 4 tests" in n for n in result.numbers)
+
+
+def test_stability_of_a_borderline_and_a_firm_verdict():
+    borderline = claims.stability_of_table(claims.inference_speed_rule, _timings([0.08, 0.02, 0.06, -0.01, 0.07]))
+    assert borderline is not None and borderline.share < claims.STABLE_SHARE and borderline.unstable
+    assert "unstable" in str(borderline) and borderline.blocks == ("seed",)
+    firm = claims.stability_of_table(claims.inference_speed_rule, _timings([0.18, 0.17, 0.19, 0.16, 0.2]))
+    assert firm.share == 1.0 and not firm.unstable
+    # Seeded: the same table gives the same stability.
+    again = claims.stability_of_table(claims.inference_speed_rule, _timings([0.08, 0.02, 0.06, -0.01, 0.07]))
+    assert again == borderline
+
+
+def test_block_resampling_keeps_whole_blocks_and_relabels_them():
+    table = _ranking(claims.ARTICLE_RANKING).table
+    resample = claims.resample_blocks(table, np.random.default_rng(0))
+    assert len(resample) == len(table)  # every block has the same number of runs here
+    sizes = resample.groupby([TASK, "seed"]).size()
+    assert (sizes == len(claims.ARTICLE_RANKING)).all()  # each drawn block keeps every run, none merged
+
+
+def test_stability_goes_through_the_claims_own_analysis():
+    evidence = _ranking(claims.ARTICLE_RANKING)
+    result = claims.stability(claims.ranking, evidence, resamples=20)
+    assert result is not None and result.resamples == 20 and result.share == 1.0
+    assert claims.stability(claims.formulas, evidence) is None  # deterministic checks: nothing to resample
+
+
+def test_literature_rows_compare_directions_computed_from_runs(tmp_path):
+    order = ["swish", "elu", "relu", "prelu", "selu", "leaky_relu", "tanh", "sigmoid"]
+    rows = [{"activation": a, TASK: t, "seed": s, "optimizer.learning_rate": "0.001", "best_val_accuracy": 0.9,
+             "model.kind": "mlp", "model.depth": d, "val_accuracy_auc": 0.8 - 0.01 * order.index(a) + _noise(s, order.index(a)),
+             "test_accuracy": 0.95 - 0.02 * order.index(a) + _noise(s, order.index(a))}
+            for a in order for t, d in (("shallow", "3"), ("deep", "20")) for s in SEEDS10]
+    result = claims.ranking(Evidence(_table(rows)), tmp_path / "f.png")
+    table = {r["paper"].split(",")[0]: r for r in literature.rows({8: result, 5: result})}
+    assert table["Ramachandran et al. 2017"]["agrees"] == "yes"  # swish ahead in every block
+    assert "swish − relu test accuracy: Δ +4." in table["Ramachandran et al. 2017"]["harness"]
+    assert table["Klambauer et al. 2017"]["agrees"] == "no (opposite, significant)"  # selu behind relu here
+    assert "3 layers" in table["Klambauer et al. 2017"]["harness"] and "20 layers" in table["Klambauer et al. 2017"]["harness"]
+    assert table["Clevert et al. 2016"]["agrees"] == "yes"
+    assert table["He et al. 2015"]["harness"] == "n/a (no runs)"  # claim 4 not given
+    assert "number not found" in table["Xu et al. 2015"]["published"]
+    for entry in literature.LITERATURE:
+        assert entry.source and entry.direction  # every published row says where it comes from
+
+
+def test_render_has_stability_column_and_literature_table(tmp_path):
+    from actlab.report import render
+
+    evidence = _ranking(claims.ARTICLE_RANKING)
+    result = claims.ranking(evidence, None)
+    result.stability = claims.stability(claims.ranking, evidence, resamples=10)
+    header = {"machine": "m", "versions": "v", "wall_time": "w", "runs": "r", "commands": ["c"]}
+    text = render("quick", [(CLAIMS[8], evidence, result)], tmp_path, header)
+    assert "| # | The article says | Measured | Verdict | Stability |" in text
+    from actlab.report import VERDICT_MARK
+
+    assert f"| {VERDICT_MARK[result.verdict]} | 100% |" in text
+    assert "| 100% |" in text and "**Stability:** 100% — 10 of 10 bootstrap resamples" in text
+    assert "## The literature side by side" in text and "Mishkin et al. 2017" in text
+    assert "Holm" in text
+
+
+def test_too_few_blocks_give_no_stability():
+    table = _timings([0.1, 0.2])  # two seeds: two blocks
+    assert claims.stability_of_table(claims.inference_speed_rule, table) is None
+
+
+def test_chance_level_is_read_from_each_runs_logged_majority_share():
+    from actlab.report import chance_column
+
+    chance = chance_column(pd.DataFrame({"data.chance": ["0.1", "0.627", None]}))
+    assert chance[0] == pytest.approx(0.1) and chance[1] == pytest.approx(0.627) and np.isnan(chance[2])
+    assert chance_column(pd.DataFrame({"x": [1]})).isna().all()
+
+
+
+def test_claim3_names_units_lost_where_only_relu_collapsed(tmp_path):
+    evidence = _collapsing()
+    table = evidence.table
+    elu_high = (table["activation"] == "elu") & (table["optimizer.learning_rate"] == "0.1")
+    table.loc[elu_high, "best_val_accuracy"] = 0.8  # ELU still learns at 0.1, with most units constant
+    result = claims.dying_relu(Evidence(table), tmp_path / "f.png")
+    assert result.verdict == "supported"  # judged at 0.01, where ReLU learns; ReLU has no comparison at 0.1
+    assert any("Not compared with ReLU" in n and "elu at lr 0.1" in n and "0.65" in n for n in result.notes)

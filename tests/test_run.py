@@ -10,8 +10,10 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 from mlflow import MlflowClient
+from sklearn.datasets import load_digits
 
 from actlab.probe import STATISTICS
 from actlab.runner import run
@@ -31,6 +33,8 @@ def test_tracked_run_records_everything(tiny_cfg, tmp_path):
     assert len(row["tags.config_fingerprint"]) == 16
     assert row["params.model.depth"] == "3" and row["params.activation.name"] == "selu"
     assert row["params.version.tensorflow"] and row["params.git_commit"]
+    digits = np.bincount(load_digits().target)  # stratified splits: the validation split's majority share is the dataset's
+    assert float(row["params.data.chance"]) == pytest.approx(digits.max() / digits.sum(), abs=0.01)
     for final in ("test_accuracy", "test_loss", "best_val_accuracy", "best_epoch", "train_time_s",
                   "epochs_to_target", "val_accuracy_auc"):
         assert not math.isnan(row[f"metrics.{final}"]), final

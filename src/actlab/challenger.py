@@ -10,6 +10,7 @@ article makes the claim about (ELU in claims 5 and 6, SELU's own conditions in c
 
 from __future__ import annotations
 
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,8 +125,9 @@ def analyze(name: str, evidences: dict[int, Evidence], figures_dir: Path, dirs: 
                 evidence.table.replace({CONDITION: {"challenger": f"{name} (suggested initializer)"}}), evidence.layers, evidence.history)
             drawn = claim.analyze(shown, figure)  # the figure: the new function beside every other
             result = claim.analyze(_in_place_of(evidence, column, subject, new), scratch / figure.name)
-            lines.append(Line(claim, result.verdict, f"the claim's rule with {name} in {subject}'s place",
-                              result.numbers, drawn.figure))
+            label = name if column != CONDITION else f"{name} (suggested initializer)"
+            numbers = [re.sub(rf"\b{re.escape(subject)}\b", label, re.sub(r"\bELU\b", name, n)) for n in result.numbers]
+            lines.append(Line(claim, result.verdict, f"the claim's rule with {name} in {subject}'s place", numbers, drawn.figure))
         elif number == 10:
             from actlab.gallery import gallery
 

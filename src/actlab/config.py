@@ -63,10 +63,10 @@ def config_dirs(cfg: DictConfig | None = None) -> list[Path]:
     return found if CONF_DIR in found else [CONF_DIR, *found]
 
 
-def use_user_modules(cfg: DictConfig) -> None:
+def use_user_modules(dirs: list[Path]) -> None:
     """Put the user's config folders on the import path, so that `_target_: my_acts.serf` finds a
     module kept beside its YAML (the current folder and PYTHONPATH work as usual)."""
-    for folder in config_dirs(cfg):
+    for folder in dirs:
         if folder != CONF_DIR and str(folder) not in sys.path:
             sys.path.append(str(folder))
 

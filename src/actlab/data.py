@@ -100,6 +100,11 @@ class Splits:
     def sizes(self) -> dict[str, int]:
         return {"n_train": len(self.y_train), "n_val": len(self.y_val), "n_test": len(self.y_test)}
 
+    def chance(self) -> float:
+        """The accuracy of always guessing the most frequent class (of the validation split: the
+        splits are stratified, so it is the dataset's): what a collapsed network scores."""
+        return float(np.bincount(self.y_val).max() / len(self.y_val))
+
 
 @functools.lru_cache(maxsize=8)
 def _load_raw(loader_json: str) -> tuple[np.ndarray, np.ndarray]:

@@ -9,13 +9,40 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never a window
 import matplotlib.pyplot as plt  # noqa: E402
 
+# --- one look for every figure -------------------------------------------------------------------
+# Okabe & Ito's colour-blind-safe palette (black moved last: it is kept for reference lines), with a
+# marker and a dash pattern per series as well, so a figure still reads when printed in grey or seen
+# without one of the colour channels. Each activation of the registry owns one style, in every figure.
+OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#F0E442", "#000000"]
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p"]
+DASHES = ["-", "--", "-.", ":"]
+plt.rcParams["axes.prop_cycle"] = matplotlib.cycler(color=OKABE_ITO)
+
+
+def _style_at(i: int) -> dict:
+    return {"color": OKABE_ITO[i % len(OKABE_ITO)], "marker": MARKERS[i % len(MARKERS)],
+            "linestyle": DASHES[(i // len(OKABE_ITO)) % len(DASHES)]}
+
+
+def style(name: str, others=()) -> dict:
+    """Colour, marker and dash pattern of one series. An activation of the registry keeps its own
+    style in every figure; any other label (a model, a condition, a slope) is styled by its place
+    among `others`, after the activations' styles so the two never share one."""
+    from actlab.config import options
+
+    names = options("activation")
+    if name in names:
+        return _style_at(names.index(name))
+    labels = sorted(set(others) | {name}, key=str)
+    return _style_at(len(names) + labels.index(name))
+
 
 def learning_curve(history: list[dict[str, float]], title: str, path: Path) -> None:
     epochs = range(1, len(history) + 1)
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.5))
     for ax, metric, label in ((ax_loss, "loss", "cross-entropy loss"), (ax_acc, "accuracy", "accuracy")):
-        ax.plot(epochs, [h.get(metric) for h in history], marker="o", label="train")
-        ax.plot(epochs, [h.get(f"val_{metric}") for h in history], marker="o", label="validation")
+        ax.plot(epochs, [h.get(metric) for h in history], label="train", **_style_at(0))
+        ax.plot(epochs, [h.get(f"val_{metric}") for h in history], label="validation", **_style_at(3))
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
@@ -32,8 +59,9 @@ def _median_band(ax, x, groups, label, **style):
     from actlab.stats import median_ci
 
     estimates = [median_ci(groups[v]) for v in x]
-    ax.plot(x, [e.median for e in estimates], marker="o", label=label, **style)
-    ax.fill_between(x, [e.low for e in estimates], [e.high for e in estimates], alpha=0.15, **style)
+    ax.plot(x, [e.median for e in estimates], label=label, **style)
+    ax.fill_between(x, [e.low for e in estimates], [e.high for e in estimates], alpha=0.15, color=style.get("color"),
+                    linewidth=0)
 
 
 def _save(fig, path: Path, title: str) -> None:
@@ -51,8 +79,8 @@ def ratio_by_depth(ratios, path: Path, threshold: float) -> None:
         part = ratios[ratios["when"] == when]
         for act, group in part.groupby("activation"):
             depths = sorted(group["depth"].unique())
-            _median_band(ax, depths, {d: np.log10(group[group["depth"] == d]["ratio"]) for d in depths}, act)
-        ax.axhline(np.log10(threshold), color="red", linestyle=":", label=f"ratio {threshold} (vanishing)")
+            _median_band(ax, depths, {d: np.log10(group[group["depth"] == d]["ratio"]) for d in depths}, act, **style(act))
+        ax.axhline(np.log10(threshold), color="black", linestyle=":", label=f"ratio {threshold} (vanishing)")
         ax.set_xlabel("hidden layers")
         ax.set_title(when)
         ax.grid(alpha=0.3)
@@ -74,7 +102,7 @@ def curves_by_group(finished, curves, path: Path) -> None:
             length = min(map(len, runs))
             stacked = np.array([r[:length] for r in runs])
             epochs = list(range(1, length + 1))
-            _median_band(ax, epochs, dict(zip(epochs, stacked.T)), act)
+            _median_band(ax, epochs, dict(zip(epochs, stacked.T)), act, **style(act))
         ax.set_xlabel("epoch")
         ax.set_title(f"optimizer: {optimizer}")
         ax.grid(alpha=0.3)
@@ -87,7 +115,7 @@ def metric_by_x(finished, x: str, y: str, path: Path, xlabel: str, ylabel: str, 
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for act, group in finished.groupby("activation"):
         xs = sorted(group[x].unique())
-        _median_band(ax, xs, {v: group[group[x] == v][y] for v in xs}, act)
+        _median_band(ax, xs, {v: group[group[x] == v][y] for v in xs}, act, **style(act))
     if log_x:
         ax.set_xscale("log")
     ax.set_xlabel(xlabel)
@@ -102,7 +130,7 @@ def overfitting(finished, path: Path) -> None:
     for ax, metric, label in ((axes[0], "generalization_gap", "train − validation accuracy"), (axes[1], "test_accuracy", "test accuracy")):
         for act, group in finished.groupby("activation"):
             sizes = sorted(group["n_train"].unique())
-            _median_band(ax, sizes, {n: group[group["n_train"] == n][metric] for n in sizes}, act)
+            _median_band(ax, sizes, {n: group[group["n_train"] == n][metric] for n in sizes}, act, **style(act))
         ax.set_xscale("log")
         sizes = sorted(finished["n_train"].unique())
         ax.set_xticks(sizes, [f"{int(n):,}" for n in sizes])  # the sizes measured, not log-scale minor ticks
@@ -124,9 +152,13 @@ def points_by_task(table, metrics: list[str], path: Path, title: str) -> None:
         labels, y = [], 0
         for t, task in enumerate(tasks):
             part = table if task == "all" else table[table["+experiment/task"] == task]
+            if t % 2:  # alternate grey bands tell the tasks apart without a colour
+                ax.axhspan(y - 0.5, y + len(acts) - 0.5, color="0.92", zorder=0)
             for act in acts:
                 est = median_ci(part[part["activation"] == act][metric])
-                ax.errorbar(est.median, y, xerr=[[est.median - est.low], [est.high - est.median]], fmt="o", color=f"C{t}")
+                look = style(act, acts)
+                ax.errorbar(est.median, y, xerr=[[est.median - est.low], [est.high - est.median]], fmt=look["marker"],
+                            color=look["color"], markeredgecolor="black", markeredgewidth=0.5)
                 labels.append(f"{task} · {act}")
                 y += 1
         ax.set_yticks(range(len(labels)), labels, fontsize=8)
@@ -136,18 +168,31 @@ def points_by_task(table, metrics: list[str], path: Path, title: str) -> None:
     _save(fig, path, title)
 
 
+HEATMAP_FLOOR = -5.0  # percentage points below the task's best where the colour scale stops
+
+
 def rank_heatmap(selected, mean_rank, path: Path) -> None:
+    """Each cell: median test accuracy and its distance to the task's best function, coloured by that
+    distance (clipped at HEATMAP_FLOOR points, so one collapsed function does not flatten the scale)."""
+    import numpy as np
+
     table = selected.pivot_table(index="activation", columns="+experiment/task", values="test_accuracy", aggfunc="median")
     table = table.loc[mean_rank.index]
-    fig, ax = plt.subplots(figsize=(2.2 * table.shape[1] + 3, 0.5 * len(table) + 1.5))
-    image = ax.imshow(table.to_numpy(), cmap="viridis", aspect="auto")
+    behind = (table - table.max(axis=0)) * 100  # percentage points behind the task's best (0 = best)
+    fig, ax = plt.subplots(figsize=(2.4 * table.shape[1] + 3.5, 0.55 * len(table) + 1.8))
+    cmap = plt.get_cmap("cividis")  # perceptually uniform, colour-blind-safe, monotone in grey
+    image = ax.imshow(behind.clip(lower=HEATMAP_FLOOR).to_numpy(), cmap=cmap, vmin=HEATMAP_FLOOR, vmax=0, aspect="auto")
     ax.set_xticks(range(table.shape[1]), table.columns)
     ax.set_yticks(range(len(table)), [f"{a} (mean rank {mean_rank[a]:.1f})" for a in table.index])
     for i in range(table.shape[0]):
         for j in range(table.shape[1]):
-            ax.text(j, i, f"{table.iat[i, j]:.3f}", ha="center", va="center", color="white", fontsize=8)
-    fig.colorbar(image, label="median test accuracy")
-    _save(fig, path, "Claim 8: test accuracy per task, functions ordered by mean rank (best first)")
+            gap = behind.iat[i, j]
+            shade = (max(gap, HEATMAP_FLOOR) - HEATMAP_FLOOR) / -HEATMAP_FLOOR  # 0 dark .. 1 light
+            text = f"{table.iat[i, j]:.3f}\n" + ("best" if gap == 0 else f"{gap:+.1f} pt")
+            ax.text(j, i, text, ha="center", va="center", fontsize=8, color="black" if shade > 0.5 else "white")
+    bar = fig.colorbar(image, label=f"points behind the task's best (clipped at {HEATMAP_FLOOR:g})")
+    bar.ax.tick_params(labelsize=8)
+    _save(fig, path, "Claim 8: median test accuracy per task and distance to the task's best; functions by mean rank")
 
 
 def latency_ratios(ratios, path: Path) -> None:
@@ -161,7 +206,8 @@ def latency_ratios(ratios, path: Path) -> None:
         part = ratios.xs(model, level="model")
         estimates = [median_ci(part[a]) for a in acts]
         xs = [i + m * width for i in range(len(acts))]
-        ax.bar(xs, [e.median for e in estimates], width, label=model,
+        ax.bar(xs, [e.median for e in estimates], width, label=model, color=style(model, models)["color"],
+               hatch=["", "//", "..", "xx"][m % 4], edgecolor="black", linewidth=0.5,
                yerr=[[e.median - e.low for e in estimates], [e.high - e.median for e in estimates]], capsize=3)
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_xticks([i + width * (len(models) - 1) / 2 for i in range(len(acts))], acts, rotation=30)
@@ -176,8 +222,9 @@ def selu_layers(medians, path: Path) -> None:
     for col, when in enumerate(("at init", "after training")):
         for row, (stat, target) in enumerate((("act_mean", 0.0), ("act_std", 1.0))):
             ax = axes[row][col]
+            conditions = sorted(medians["condition"].unique())
             for condition, group in medians[medians["when"] == when].groupby("condition"):
-                ax.plot(group["layer"], group[stat], marker=".", label=condition)
+                ax.plot(group["layer"], group[stat], label=condition, markersize=4, **style(condition, conditions))
             ax.axhline(target, color="black", linestyle=":")
             ax.set_title(f"{stat.replace('act_', '')} of each layer's output, {when}")
             ax.set_ylabel(stat.replace("act_", "activation "))
@@ -190,11 +237,34 @@ def selu_layers(medians, path: Path) -> None:
     _save(fig, path, "Claim 7: does SELU keep mean 0 and std 1 layer after layer? (median over seeds)")
 
 
+def dead_units(finished, learned, path: Path) -> None:
+    """Claim 3: dead share (networks that still learn) and best validation accuracy (every run)."""
+    fig, (ax_dead, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, part, y, label in ((ax_dead, learned, "dead_share", "share of dead units (mean over layers)"),
+                               (ax_acc, finished, "best_val_accuracy", "best validation accuracy")):
+        part = part[part[y].notna()] if y in part else part.iloc[0:0]
+        for act, group in part.groupby("activation"):
+            xs = sorted(group["lr"].unique())
+            _median_band(ax, xs, {v: group[group["lr"] == v][y] for v in xs}, act, **style(act))
+        if not part.empty:
+            ax.set_xscale("log")
+        ax.set_xlabel("Adam learning rate")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    if "chance" in finished and finished["chance"].notna().any():
+        ax_acc.axhline(float(finished["chance"].max()), color="black", linestyle=":", label="chance (majority class)")
+    ax_dead.set_title("networks that still learn (collapsed runs left out)", fontsize=9)
+    ax_acc.set_title("every finished run", fontsize=9)
+    if ax_acc.get_legend_handles_labels()[0]:
+        ax_acc.legend(fontsize=8)
+    _save(fig, path, "Claim 3: dead units and accuracy after training vs learning rate (median, 95% CI)")
+
+
 def rank_intervals(ranks, highlight: str, path: Path) -> None:
     """Mean rank of every function (1 = best) with its 95% interval, `highlight` in its own colour."""
     fig, ax = plt.subplots(figsize=(7, 0.4 * len(ranks) + 1.5))
     for y, (name, row) in enumerate(ranks.iterrows()):
-        colour, marker = ("tab:red", "D") if name == highlight else ("tab:blue", "o")
+        colour, marker = (OKABE_ITO[4], "D") if name == highlight else (OKABE_ITO[3], "o")
         ax.errorbar(row["mean_rank"], y, xerr=[[row["mean_rank"] - row["low"]], [row["high"] - row["mean_rank"]]],
                     fmt=marker, color=colour, capsize=3)
     ax.set_yticks(range(len(ranks)), ranks.index)

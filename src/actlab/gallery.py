@@ -83,7 +83,7 @@ def parameters(config: dict) -> str:
 
 def gallery(path: Path, dirs: list[Path] | None = None, names: list[str] | None = None) -> None:
     """Every activation of the config tree (or `names`), five to a row, each with its derivative."""
-    from actlab.figures import plt
+    from actlab.figures import OKABE_ITO, plt
 
     x = np.linspace(-4, 4, 401)
     names = names or options("activation", dirs)
@@ -94,8 +94,8 @@ def gallery(path: Path, dirs: list[Path] | None = None, names: list[str] | None 
     for ax, name in zip(axes.ravel(), names):
         config = activation_config(name, dirs)
         y, dy = values_and_slopes(name, x, dirs)
-        ax.plot(x, y, label="f(x)", color="tab:blue")
-        ax.plot(x, dy, label="f′(x) (autodiff)", color="tab:orange", linestyle="--")
+        ax.plot(x, y, label="f(x)", color=OKABE_ITO[3])
+        ax.plot(x, dy, label="f′(x) (autodiff)", color=OKABE_ITO[4], linestyle="--")
         ax.axhline(0, color="grey", linewidth=0.5)
         ax.axvline(0, color="grey", linewidth=0.5)
         params = parameters(config)

@@ -16,12 +16,14 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import pandas as pd
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
-from actlab.claims import CLAIMS, Claim, ClaimResult, Evidence
+from actlab import literature
+from actlab.claims import CLAIMS, RESAMPLES, STABLE_SHARE, Claim, ClaimResult, Evidence, stability
 from actlab.config import CONF_DIR, coerce_floats, fingerprint
 from actlab.sweep import expand
 from actlab.track import Store
@@ -114,6 +116,14 @@ def _evidence_table(jobs: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     return table.drop(columns=["tags.diverged"])
 
 
+def chance_column(table: pd.DataFrame) -> pd.Series:
+    """Each run's chance level: the share of the validation split's most frequent class, which every
+    run logs (`data.chance`); NaN for runs without it (no run is then marked collapsed)."""
+    if "data.chance" not in table:
+        return pd.Series(np.nan, index=table.index, dtype=float)
+    return pd.to_numeric(table["data.chance"], errors="coerce")
+
+
 class ReportData:
     """Runs of one store and lazy, cached per-run details (layer tables, metric histories)."""
 
@@ -135,6 +145,7 @@ class ReportData:
 
     def evidence(self, claim: Claim, profile: str, dirs: list[Path] | None = None, extra: list[str] = ()) -> Evidence:
         table = _evidence_table(expected_jobs(claim.experiment, profile, dirs, extra), self.runs)
+        table["chance"] = chance_column(table)
         return Evidence(table, self.layers, self.history)
 
 
@@ -172,6 +183,17 @@ def _commands(profile: str, claims: list[Claim]) -> list[str]:
     return lines + [f"python -m report --profile {profile} {numbers}".rstrip()]
 
 
+def _stability_text(result: ClaimResult, long: bool = False) -> str:
+    if result.stability is None:
+        return ("n/a (deterministic checks, no runs, or fewer than 3 task × seed blocks: nothing to resample)"
+                if long else "n/a")
+    if not long:
+        return str(result.stability)
+    st = result.stability
+    return (f"{st} — {st.share * st.resamples:.0f} of {st.resamples} bootstrap resamples of the blocks "
+            f"({' × '.join(b.lstrip('+').split('/')[-1] for b in st.blocks)}) give this verdict")
+
+
 def render(profile: str, results: list[tuple[Claim, Evidence, ClaimResult]], out: Path, header: dict[str, str]) -> str:
     lines = [
         "# The activation lab: the article's claims, measured",
@@ -183,6 +205,7 @@ def render(profile: str, results: list[tuple[Claim, Evidence, ClaimResult]], out
         f"- **Machine:** {header['machine']}",
         f"- **Software:** {header['versions']}",
         f"- **Wall time:** {header['wall_time']}",
+        *([f"- **Stability resampling:** {header['resampling']}"] if header.get("resampling") else []),
         f"- **Runs:** {header['runs']}",
         "",
         "Reproduce (the script `experiments/run_claims.sh " + profile + "` runs exactly these):",
@@ -196,13 +219,24 @@ def render(profile: str, results: list[tuple[Claim, Evidence, ClaimResult]], out
         "paired by task and seed; learning rates are chosen per activation and task on validation accuracy only; "
         "the test split is evaluated once per run, with the weights of the best validation epoch.",
         "",
+        "Three safeguards (issue 14): all one-sided tests of a claim are one family, Holm-adjusted (the p-values shown "
+        "are adjusted, with the raw ones beside them, and each comes with an effect size: r_rb, the matched-pairs "
+        "rank-biserial correlation, or a ratio); a run whose network collapsed (best validation accuracy below chance "
+        "+ 0.1 × (1 − chance), chance = the majority class's share) is named, and left out wherever a statistic "
+        "describes a trained network's insides (dead units, gradients, activation statistics); and every verdict "
+        f"has its stability: the share of {RESAMPLES} bootstrap resamples of the claim's blocks (task × seed, whole blocks "
+        f"drawn with replacement) for which the same rule code gives the same verdict; under {STABLE_SHARE:.0%} it is "
+        "marked unstable.",
+        "",
         "## Summary",
         "",
-        "| # | The article says | Measured | Verdict |",
-        "|---|---|---|---|",
+        "| # | The article says | Measured | Verdict | Stability |",
+        "|---|---|---|---|---|",
     ]
     for claim, _, result in results:
-        lines.append(f"| {claim.number} | {claim.article} | {result.measured} | {VERDICT_MARK[result.verdict]} |")
+        lines.append(f"| {claim.number} | {claim.article} | {result.measured} | {VERDICT_MARK[result.verdict]} | "
+                     f"{_stability_text(result)} |")
+    lines += ["", *literature.render({claim.number: result for claim, _, result in results})]
     for claim, evidence, result in results:
         table = evidence.table
         counts = table["status"].value_counts().to_dict()
@@ -214,6 +248,7 @@ def render(profile: str, results: list[tuple[Claim, Evidence, ClaimResult]], out
             f"**The article:** {claim.article}  ",
             f"**Measured:** {result.measured}  ",
             f"**Verdict:** {VERDICT_MARK[result.verdict]}  ",
+            f"**Stability:** {_stability_text(result, long=True)}  ",
             f"**Runs:** {counts.get('FINISHED', 0)} finished of {len(table)} in the sweep `experiments/{claim.experiment}.yaml`"
             + (f", {diverged} diverged" if diverged else "")
             + (f", {counts.get('missing', 0)} missing" if counts.get("missing") else ""),
@@ -235,17 +270,23 @@ def build_report(uri: str, profile: str, numbers: list[int], out: Path, wall_tim
     data = ReportData(store)
     figures_dir = out / "figures"
     figures_dir.mkdir(parents=True, exist_ok=True)
-    results = []
+    results, stability_s = [], 0.0
     for claim in claims:
         evidence = data.evidence(claim, profile)
         figure = figures_dir / f"claim{claim.number:02d}_{claim.slug}.png"
-        results.append((claim, evidence, claim.analyze(evidence, figure)))
+        result = claim.analyze(evidence, figure)
+        resampling = time.perf_counter()
+        result.stability = stability(claim.analyze, evidence, seed=claim.number)
+        stability_s += time.perf_counter() - resampling
+        results.append((claim, evidence, result))
     finished = sum(int((e.table["status"] == "FINISHED").sum()) for _, e, _ in results)
     expected = sum(len(e.table) for _, e, _ in results)
     report_s = time.perf_counter() - started
+    # The benchmark parses this line ("experiments X min + report N s"): keep its shape.
     wall = f"experiments {wall_time_s / 60:.1f} min + report {report_s:.0f} s" if wall_time_s else f"report {report_s:.0f} s (experiments not timed)"
     header = {
         "machine": _machine(), "versions": _versions(), "wall_time": wall,
+        "resampling": f"{stability_s:.0f} s of the report's time ({RESAMPLES} block resamples per claim)",
         "runs": f"{finished} finished of {expected} jobs across the claims' sweeps (shared runs counted once per claim)",
         "commands": _commands(profile, claims),
     }

@@ -220,7 +220,7 @@ def build(cfg: DictConfig, seed: int):
 def run(cfg: DictConfig, context: RunContext | None = None) -> dict[str, Any]:
     context = context or RunContext()
     config_stage.validate(cfg)
-    config_stage.use_user_modules(cfg)
+    config_stage.use_user_modules(config_stage.config_dirs(cfg))
     _INTERRUPTS.install()
 
     fingerprint = config_stage.fingerprint(cfg)
@@ -266,7 +266,8 @@ def run(cfg: DictConfig, context: RunContext | None = None) -> dict[str, Any]:
         params = config_stage.flatten(cfg)
         params |= {f"effective.initializer.{k}": v for k, v in initializer.items()} | {"effective.initializer": initializer_name}
         params |= _versions() | {"git_commit": _git_commit(), "threads": threads}
-        params |= {f"data.{k}": v for k, v in splits.sizes().items()} | {"model.parameters": model.count_params()}
+        params |= {f"data.{k}": v for k, v in splits.sizes().items()} | {"data.chance": f"{splits.chance():.6g}"}
+        params |= {"model.parameters": model.count_params()}
         tracked.log_params(params)
         result = fit(model, splits, optimizer, trainer, on_epoch=tracked.log_metrics,
                      check_interrupt=_INTERRUPTS.raise_pending, reuse_key=reuse_key, seed=cfg.seed)

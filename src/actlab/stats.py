@@ -5,7 +5,8 @@ Everything is seeded, so a report computed twice from the same runs is identical
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import stats as scipy_stats
@@ -44,17 +45,24 @@ def median_ci(values, level: float = 0.95, seed: int = 0) -> Estimate:
 
 @dataclass(frozen=True)
 class Comparison:
-    """a minus b over paired units (seeds x tasks): the median difference, its interval, and the
-    one-sided Wilcoxon signed-rank p-values for "a > b" and for "a < b".
+    """a minus b over paired units (seeds x tasks): the median difference, its interval, the
+    one-sided p-values for "a > b" and for "a < b", and an effect size.
 
     Every claim is directional, so each direction is tested one-sided at ALPHA. With 5 pairs the
-    smallest possible p is 1/32: five agreeing seeds out of five are needed.
+    smallest possible Wilcoxon p is 1/32: five agreeing seeds out of five are needed. A claim that
+    makes several comparisons passes them through `holm`, which replaces p_greater and p_less by
+    Holm-adjusted values (the raw ones are kept) so `direction` controls the claim's family-wise error.
     """
 
     difference: Estimate
     p_greater: float
     p_less: float
     n: int
+    effect: float = np.nan  # matched-pairs rank-biserial correlation (Wilcoxon) or the median ratio (ratio_test)
+    effect_name: str = "r_rb"
+    raw_greater: float | None = None  # before the family-wise correction, when one was applied
+    raw_less: float | None = None
+    family: int = 1  # one-sided tests in the claim's family
 
     @property
     def direction(self) -> int:
@@ -68,23 +76,115 @@ class Comparison:
     def __str__(self) -> str:
         if self.n < 2:
             return f"Δ {self.difference} (too few pairs for a test)"
-        p = min(self.p_greater, self.p_less)
-        side = ">" if self.p_greater <= self.p_less else "<"
-        return f"Δ {self.difference} (one-sided p({side}0)={p:.3g}, n={self.n})"
+        greater = self.p_greater <= self.p_less
+        p = self.p_greater if greater else self.p_less
+        raw = self.raw_greater if greater else self.raw_less
+        side = ">" if greater else "<"
+        holm = f"Holm p({side}0)={p:.3g} over {self.family} tests, raw {raw:.3g}" if raw is not None else f"one-sided p({side}0)={p:.3g}"
+        what = "ratio" if "ratio" in self.effect_name else "Δ"
+        return f"{what} {self.difference} ({holm}; {self.effect_name} = {self.effect:.2f}, n={self.n})"
+
+
+def rank_biserial(d) -> float:
+    """Matched-pairs rank-biserial correlation of differences d (Kerby 2014): (T+ − T−) / (T+ + T−),
+    ranks of |d|, zero differences splitting their ranks evenly (as the zsplit Wilcoxon does).
+    +1: every pair favours a; −1: every pair favours b."""
+    d = np.asarray(d, dtype=float)
+    d = d[np.isfinite(d)]
+    if len(d) == 0:
+        return np.nan
+    ranks = scipy_stats.rankdata(np.abs(d))
+    total = ranks.sum()
+    plus, minus = ranks[d > 0].sum(), ranks[d < 0].sum()
+    return float((plus - minus) / total) if total > 0 else 0.0
 
 
 def paired(a, b) -> Comparison:
-    """Compare paired samples a and b; pairs with a NaN are dropped."""
+    """Compare paired samples a and b (one-sided Wilcoxon signed-rank tests); pairs with a NaN are dropped."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     keep = np.isfinite(a) & np.isfinite(b)
     d = a[keep] - b[keep]
     p_greater = p_less = np.nan
     if len(d) >= 2 and np.any(d != 0):
-        p_greater = float(scipy_stats.wilcoxon(d, zero_method="zsplit", alternative="greater").pvalue)
-        p_less = float(scipy_stats.wilcoxon(d, zero_method="zsplit", alternative="less").pvalue)
+        p_greater, p_less = signed_rank(d)
     elif len(d) >= 2:
         p_greater = p_less = 1.0
-    return Comparison(median_ci(d), p_greater, p_less, int(len(d)))
+    return Comparison(median_ci(d), p_greater, p_less, int(len(d)), rank_biserial(d))
+
+
+EXACT_PAIRS = 16  # up to 2**16 sign patterns: enumerated exactly, in milliseconds
+
+
+@functools.lru_cache(maxsize=EXACT_PAIRS + 1)
+def _sign_patterns(n: int) -> np.ndarray:
+    """Every 0/1 pattern of n signs, one per row (2**n x n), as floats for a matrix product."""
+    return ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1).astype(float)
+
+
+def signed_rank(d) -> tuple[float, float]:
+    """One-sided Wilcoxon signed-rank p-values (d > 0, d < 0), zero differences split (zsplit).
+
+    Up to EXACT_PAIRS pairs the null distribution is enumerated exactly over every sign pattern of the
+    non-zero differences, ties included (what scipy's permutation route computes, but ~100x faster:
+    block resampling makes ties common and runs the test thousands of times); above, scipy's normal
+    approximation with its tie correction."""
+    d = np.asarray(d, dtype=float)
+    nonzero = d != 0
+    if nonzero.sum() > EXACT_PAIRS:
+        return (float(scipy_stats.wilcoxon(d, zero_method="zsplit", alternative="greater", method="asymptotic").pvalue),
+                float(scipy_stats.wilcoxon(d, zero_method="zsplit", alternative="less", method="asymptotic").pvalue))
+    ranks = scipy_stats.rankdata(np.abs(d))
+    fixed = ranks[~nonzero].sum() / 2  # zeros: half their rank to each side, whatever the signs
+    free = ranks[nonzero]
+    observed = fixed + free[d[nonzero] > 0].sum()
+    null = fixed + _sign_patterns(len(free)) @ free
+    eps = 1e-9 * max(1.0, ranks.sum())
+    return float(np.mean(null >= observed - eps)), float(np.mean(null <= observed + eps))
+
+
+def ratio_test(a, b) -> Comparison:
+    """Paired ratio a / b of positive measurements (times): one-sided paired t-tests on log a − log b.
+
+    Timing noise is multiplicative, so the log ratio is the natural scale, and unlike a rank test
+    with 5 pairs (smallest p 1/32) a t-test can still pass a family-wise correction. The estimate
+    is the median ratio with its interval; the effect is the geometric-mean ratio."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    keep = np.isfinite(a) & np.isfinite(b) & (a > 0) & (b > 0)
+    logs = np.log(a[keep]) - np.log(b[keep])
+    p_greater = p_less = np.nan
+    if len(logs) >= 2 and np.ptp(logs) > 1e-9:  # below that, float noise around one value
+        p_greater = float(scipy_stats.ttest_1samp(logs, 0.0, alternative="greater").pvalue)
+        p_less = float(scipy_stats.ttest_1samp(logs, 0.0, alternative="less").pvalue)
+    elif len(logs) >= 2:  # identical log ratios: no noise at all
+        p_greater, p_less = (0.0, 1.0) if logs[0] > 0 else (1.0, 0.0) if logs[0] < 0 else (1.0, 1.0)
+    geo = float(np.exp(logs.mean())) if len(logs) else np.nan
+    return Comparison(median_ci(np.exp(logs)), p_greater, p_less, int(len(logs)), geo, "geometric-mean ratio")
+
+
+def holm(pvalues) -> list[float]:
+    """Holm's step-down adjustment: family-wise error ≤ ALPHA when each adjusted p is read at ALPHA.
+    NaN p-values (no test possible) stay NaN and do not count towards the family."""
+    p = np.asarray(pvalues, dtype=float)
+    adjusted = np.full(len(p), np.nan)
+    finite = np.flatnonzero(np.isfinite(p))
+    m = len(finite)
+    running = 0.0
+    for rank, i in enumerate(finite[np.argsort(p[finite], kind="stable")]):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        adjusted[i] = running
+    return adjusted.tolist()
+
+
+def holm_family(comparisons: dict) -> dict:
+    """Holm over every one-sided test of a claim (both directions of each comparison, since the
+    rules read both): returns the same keys with adjusted p-values; the raw ones are kept."""
+    keys = list(comparisons)
+    raw = [p for k in keys for p in (comparisons[k].p_greater, comparisons[k].p_less)]
+    adjusted = holm(raw)
+    family = int(np.isfinite(raw).sum())
+    return {k: replace(comparisons[k], p_greater=adjusted[2 * i], p_less=adjusted[2 * i + 1],
+                       raw_greater=comparisons[k].p_greater, raw_less=comparisons[k].p_less, family=family)
+            for i, k in enumerate(keys)}
 
 
 def friedman(table: np.ndarray) -> float:
@@ -102,3 +202,15 @@ def kendall_tau(order_a: list[str], order_b: list[str]) -> float:
     """Rank agreement of two orderings of the same items (1: identical, -1: reversed)."""
     ranks_b = {item: i for i, item in enumerate(order_b)}
     return float(scipy_stats.kendalltau(range(len(order_a)), [ranks_b[item] for item in order_a]).statistic)
+
+
+def kendall_w(table: np.ndarray) -> float:
+    """Kendall's coefficient of concordance W, the Friedman test's effect size (0: no agreement
+    between blocks on the treatments' order, 1: every block ranks them the same)."""
+    table = np.asarray(table, dtype=float)
+    table = table[np.all(np.isfinite(table), axis=1)]
+    n, k = table.shape if table.ndim == 2 else (0, 0)
+    if n < 2 or k < 3 or np.all(table == table[:, :1]):
+        return np.nan if n < 2 or k < 3 else 0.0
+    chi2 = scipy_stats.friedmanchisquare(*table.T).statistic
+    return float(chi2 / (n * (k - 1)))
