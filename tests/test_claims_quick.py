@@ -3,6 +3,7 @@ claims pipeline end to end, as `bash experiments/run_claims.sh quick` runs it (m
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
@@ -48,6 +49,27 @@ def test_every_claim_quick_then_the_report(tmp_path):
 
     runs = search_runs(db, "claims-quick")
     assert (runs["tags.report"] == "true").sum() == 1
+
+    # A function from outside the project, through the claims' grids: its own runs only, the
+    # others' reused; then its challenger report, each verdict by the claim's own rule.
+    user = tmp_path / "my_conf"
+    shutil.copytree(ROOT / "examples" / "serf", user)
+    challenger = subprocess.run([sys.executable, "-m", "run", "-m", "--config-dir", str(user), "experiment=challenger",
+                                 "activation=serf", "profile=quick", f"tracking.uri=sqlite:///{db}",
+                                 f"hydra.sweep.dir={tmp_path / 'challenger'}"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert challenger.returncode == 0, challenger.stderr[-3000:]
+    jobs = int(challenger.stdout.split("challenger: serf · ")[1].split()[0])
+    assert f"sweep: {jobs} finished" in challenger.stdout  # none of the other functions' jobs ran again
+    written = subprocess.run([sys.executable, "-m", "report", "--challenger", "serf", "--profile", "quick", "--config-dir", str(user),
+                              "--uri", f"sqlite:///{db}", "--out", str(tmp_path / "challengers")],
+                             cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert written.returncode == 0, written.stderr[-3000:]
+    text = (tmp_path / "challengers" / "serf.md").read_text()
+    assert "**Runs of serf missing:** 0" in text
+    summary = [line for line in text.splitlines() if line.startswith("| ") and line[2:4].strip().isdigit()]
+    assert len(summary) == len(CLAIMS) and all(any(v in line for v in (*VERDICTS, "does not apply")) for line in summary)
+    for figure in ("serf_ranking.png", "serf_claim07_selu_self_normalizes.png", "serf_claim10_formulas_and_code.png"):
+        assert (tmp_path / "challengers" / "figures" / figure).stat().st_size > 10_000
 
 
 def test_report_refuses_a_missing_experiment(tmp_path):

@@ -18,7 +18,8 @@ from sklearn.datasets import load_digits
 from actlab.probe import STATISTICS
 from actlab.runner import run
 from actlab.track import Store
-from conftest import ROOT, TINY, compose_config, run_cli, search_runs
+from actlab.config import compose
+from conftest import CONF, ROOT, TINY, compose_config, run_cli, search_runs
 
 
 def test_tracked_run_records_everything(tiny_cfg, tmp_path):
@@ -161,3 +162,47 @@ def test_a_job_reusing_an_earlier_jobs_compiled_model_trains_exactly_as_a_fresh_
     compared = [k for k in fresh if isinstance(fresh[k], float) and k != "train_time_s"]
     assert {"test_loss", "test_accuracy", "val_accuracy_auc"} <= set(compared)
     assert {k: reused[k] for k in compared} == pytest.approx({k: fresh[k] for k in compared}, rel=1e-6)
+
+
+def test_a_function_of_ones_own_runs_from_a_config_dir_outside_the_project(tmp_path):
+    """examples/serf copied elsewhere: its YAML and module, used from another working folder."""
+    import shutil
+
+    user = tmp_path / "my_conf"
+    shutil.copytree(ROOT / "examples" / "serf", user)
+    db = tmp_path / "mlflow.db"
+    done = subprocess.run([sys.executable, "-m", "run", "--config-dir", str(user), "activation=serf", *TINY,
+                           f"tracking.uri=sqlite:///{db}", f"hydra.run.dir={tmp_path / 'out'}"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    row = search_runs(db).iloc[0]
+    assert row["status"] == "FINISHED" and row["tags.activation"] == "serf" and row["tags.initializer"] == "he_normal"
+    assert row["params.activation._target_"] == "my_acts.serf"
+    client = MlflowClient(f"sqlite:///{db}")
+    assert [m.step for m in client.get_metric_history(row["run_id"], "saturated_frac/layer_01")] == [0, 1]
+
+    # Its faults: one line naming the YAML file, exit status 2, no run.
+    (user / "activation" / "broken.yaml").write_text("_target_: my_acts.not_there\n")
+    (user / "activation" / "reduces.yaml").write_text("_target_: keras.ops.sum\n")
+    for name, expected in (("broken", "_target_ my_acts.not_there cannot be imported"),
+                           ("reduces", "must map a tensor to one of the same shape")):
+        failed = subprocess.run([sys.executable, "-m", "run", "--config-dir", str(user), f"activation={name}", *TINY,
+                                 f"tracking.uri=sqlite:///{tmp_path / 'none.db'}", f"hydra.run.dir={tmp_path / 'out'}"],
+                                cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert failed.returncode == 2 and len(failed.stderr.strip().splitlines()) == 1, failed.stderr
+        assert expected in failed.stderr and str(user / "activation" / f"{name}.yaml") in failed.stderr
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_a_keras_builtin_joins_the_comparison_with_one_yaml_file(tmp_path):
+    """hard_silu has no file in conf/: one YAML in a config dir, and it trains, is probed and is drawn."""
+    user = tmp_path / "conf"
+    (user / "activation").mkdir(parents=True)
+    (user / "activation" / "hard_silu.yaml").write_text("_target_: keras.activations.hard_silu\n")
+    cfg = compose(TINY + ["tracking.enabled=false", "activation=hard_silu"], config_dirs=(str(user),))
+    assert run(cfg)["status"] == "finished"
+    from actlab.config import options
+    from actlab.gallery import gallery
+
+    gallery(tmp_path / "gallery.png", [CONF, user])
+    assert "hard_silu" in options("activation", [CONF, user]) and (tmp_path / "gallery.png").stat().st_size > 10_000
