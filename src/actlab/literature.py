@@ -144,26 +144,24 @@ def _swish(results: dict) -> Harness | None:
     return None if selected is None else _from_comparison(_pair(selected, "swish", "relu"), "swish − relu test accuracy")
 
 
-def _he(results: dict) -> Harness | None:
+def _prelu_test(results: dict, test: str, what: str, size: str) -> Harness | None:
+    """One of claim 4's PReLU − ReLU comparisons, uncorrected (a single published comparison)."""
     result = results.get(4)
     tests = None if result is None else result.values.get("tests")
     if not tests:
         return None
-    c = tests["acc_large"]
+    c = tests[test]
     raw = Comparison(c.difference, c.raw_greater if c.raw_greater is not None else c.p_greater,
                      c.raw_less if c.raw_less is not None else c.p_less, c.n, c.effect)
-    return _from_comparison(raw, f"PReLU − ReLU test accuracy, {result.values['n_large']} MNIST-1D examples")
+    return _from_comparison(raw, f"PReLU − ReLU {what}, {result.values[size]} {'MNIST-1D ' if size == 'n_large' else ''}examples")
+
+
+def _he(results: dict) -> Harness | None:
+    return _prelu_test(results, "acc_large", "test accuracy", "n_large")
 
 
 def _xu(results: dict) -> Harness | None:
-    result = results.get(4)
-    tests = None if result is None else result.values.get("tests")
-    if not tests:
-        return None
-    c = tests["gap_small"]
-    raw = Comparison(c.difference, c.raw_greater if c.raw_greater is not None else c.p_greater,
-                     c.raw_less if c.raw_less is not None else c.p_less, c.n, c.effect)
-    return _from_comparison(raw, f"PReLU − ReLU train − validation gap, {result.values['n_small']} examples")
+    return _prelu_test(results, "gap_small", "train − validation gap", "n_small")
 
 
 LITERATURE: list[Published] = [
