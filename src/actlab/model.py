@@ -116,7 +116,10 @@ def cnn(input_shape, n_classes: int, parts: Parts, filters: list[int], kernel_si
 def resmlp(input_shape, n_classes: int, parts: Parts, depth: int, width: int, normalization: str = "none",
            dropout: float = 0.0) -> keras.Model:
     """`depth` residual blocks x + W2·act(W1·norm(x)) on a stream of `width` units (after a linear
-    stem), so that depth does not have to pass through every activation: the skip carries it."""
+    stem), so that depth does not have to pass through every activation: the skip carries it. W1
+    takes the run's initializer; W2 starts with 1/depth of LeCun's variance, so that the 50 blocks'
+    additions leave the stream's variance bounded at init (about e times the stem's) instead of
+    doubling it block after block (as in Fixup, Zhang et al. 2019)."""
     inputs = keras.Input(shape=input_shape, name="inputs")
     x = _dense(width, parts, "stem")(_flat(inputs))
     for index in range(1, depth + 1):
@@ -127,5 +130,7 @@ def resmlp(input_shape, n_classes: int, parts: Parts, depth: int, width: int, no
         elif normalization == "layer":
             h = keras.layers.LayerNormalization(name=f"ln_{tag}")(h)
         h = _hidden(h, index, _dense(width, parts, f"hidden_{tag}"), parts, dropout, None)
-        x = keras.layers.Add(name=f"residual_{tag}")([x, _dense(width, parts, f"project_{tag}")(h)])
+        project = keras.layers.Dense(width, name=f"project_{tag}", kernel_initializer=keras.initializers.VarianceScaling(
+            1.0 / depth, "fan_in", "truncated_normal", seed=parts.next_seed()))
+        x = keras.layers.Add(name=f"residual_{tag}")([x, project(h)])
     return _classifier(inputs, x, n_classes, parts, "resmlp")
