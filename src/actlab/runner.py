@@ -169,18 +169,30 @@ def _reuse_key(container: dict[str, Any], activation: str, act_params: dict[str,
     return json.dumps(same, sort_keys=True, default=str)
 
 
+def _retry_s(cfg: DictConfig) -> float:
+    from actlab.track import DEFAULT_RETRY_S
+
+    return float(OmegaConf.select(cfg, "tracking.retry_s", default=DEFAULT_RETRY_S))
+
+
 def run(cfg: DictConfig, context: RunContext | None = None) -> dict[str, Any]:
     context = context or RunContext()
     config_stage.validate(cfg)
     _INTERRUPTS.install()
+    with contextlib.ExitStack() as claims:  # a sweep job's claim on its config, released at the end
+        return _run(cfg, context, claims)
 
+
+def _run(cfg: DictConfig, context: RunContext, claims: contextlib.ExitStack) -> dict[str, Any]:
     fingerprint = config_stage.fingerprint(cfg)
     store = None
     if cfg.tracking.enabled and context.skip_finished:
         # In a sweep the store was created before the jobs started: looking costs no new record.
         from actlab.track import Store
 
-        store = Store(cfg.tracking.uri, cfg.tracking.experiment)
+        store = Store(cfg.tracking.uri, cfg.tracking.experiment, _retry_s(cfg))
+        # Another sweep into the same store may be training this config right now: wait for it.
+        claims.enter_context(store.claim(fingerprint))
         done = store.find_finished(fingerprint)
         if done:
             print(f"skipped: run {done} already finished this config (fingerprint {fingerprint})")
@@ -218,7 +230,7 @@ def run(cfg: DictConfig, context: RunContext | None = None) -> dict[str, Any]:
     if store is None:  # data and model are ready: only now does the run leave a record
         from actlab.track import Store
 
-        store = Store(cfg.tracking.uri, cfg.tracking.experiment)
+        store = Store(cfg.tracking.uri, cfg.tracking.experiment, _retry_s(cfg))
     tags = {
         "activation": activation, "model": cfg.model.name, "dataset": cfg.dataset.name,
         "initializer": initializer, "config_fingerprint": fingerprint, "seed": str(cfg.seed),
