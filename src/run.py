@@ -21,8 +21,12 @@ from omegaconf import DictConfig  # noqa: E402
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 
+_STARTED: list[bool] = []  # set when Hydra hands a composed config to `main`
+
+
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 def main(cfg: DictConfig) -> dict | None:
+    _STARTED.append(True)
     from actlab.config import ConfigError
     from actlab.data import DatasetUnavailable
     from actlab.preflight import check
@@ -76,6 +80,12 @@ def cli() -> int:
     try:
         main()
     except (HydraException, ConfigError) as error:
+        print(f"error: {one_line(error)}", file=sys.stderr)
+        return 2
+    except Exception as error:
+        if _STARTED:
+            raise  # a crash inside a run: its traceback is wanted
+        # Hydra raises plain ValueErrors, too, for overrides it cannot apply (`activation=0`).
         print(f"error: {one_line(error)}", file=sys.stderr)
         return 2
     except TrackingUnreachable as error:  # a sweep's parent run could not be started

@@ -22,6 +22,7 @@ for _var, _sub in {"HOME": "", "KERAS_HOME": ".keras", "XDG_CACHE_HOME": ".cache
                    "XDG_CONFIG_HOME": ".config", "MPLCONFIGDIR": ".config/matplotlib"}.items():
     (_SESSION_HOME / _sub).mkdir(parents=True, exist_ok=True)
     os.environ[_var] = str(_SESSION_HOME / _sub)
+os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = str(_SESSION_HOME / ".hypothesis")  # not ./.hypothesis
 
 import pytest  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
@@ -34,7 +35,7 @@ CONF = ROOT / "conf"
 # project write to, and the project's own results/ (tests write to their tmp_path only).
 WATCHED = [REAL_HOME / ".keras", REAL_HOME / ".cache" / "actlab", REAL_HOME / ".config" / "matplotlib",
            REAL_HOME / ".cache" / "matplotlib", REAL_HOME / "mlruns", ROOT / "results", ROOT / "mlruns",
-           ROOT / "outputs", ROOT / "multirun"]
+           ROOT / "outputs", ROOT / "multirun", ROOT / ".hypothesis"]
 
 
 def _listing() -> dict[str, float]:

@@ -69,6 +69,13 @@ def check(cfg: DictConfig, *, store: bool = True) -> None:
 
 
 def _check_added_keys(cfg: DictConfig) -> None:
+    """The keys `config.validate` leaves unchecked: this module's own, and two older ones."""
+    verbose = OmegaConf.select(cfg, "trainer.verbose", default="auto")
+    if verbose not in ("auto", 0, 1, 2) or isinstance(verbose, bool):
+        raise ConfigError(f"trainer.verbose={verbose!r} is not allowed: one of auto, 0, 1, 2")
+    rerun = OmegaConf.select(cfg, "tracking.rerun", default=False)
+    if not isinstance(rerun, bool):
+        raise ConfigError(f"tracking.rerun={rerun!r} is not allowed: true or false")
     retry = OmegaConf.select(cfg, "tracking.retry_s", default=0)
     if isinstance(retry, bool) or not isinstance(retry, (int, float)) or not math.isfinite(retry) or retry < 0:
         raise ConfigError(f"tracking.retry_s={retry!r} is not allowed: a number of seconds >= 0")
