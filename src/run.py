@@ -21,12 +21,11 @@ from omegaconf import DictConfig  # noqa: E402
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 
-_STARTED: list[bool] = []  # set when Hydra hands a composed config to `main`
-
-
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 def main(cfg: DictConfig) -> dict | None:
-    _STARTED.append(True)
+    from actlab.preflight import STARTED
+
+    STARTED.append("run")
     from actlab.config import ConfigError
     from actlab.data import DatasetUnavailable
     from actlab.preflight import check
@@ -73,7 +72,7 @@ def cli() -> int:
     from hydra.errors import HydraException
 
     from actlab.config import ConfigError
-    from actlab.preflight import TrackingUnreachable, one_line
+    from actlab.preflight import STARTED, TrackingUnreachable, one_line
 
     # Hydra's documented switch: its errors reach us as exceptions instead of being printed.
     os.environ["HYDRA_FULL_ERROR"] = "1"
@@ -83,7 +82,7 @@ def cli() -> int:
         print(f"error: {one_line(error)}", file=sys.stderr)
         return 2
     except Exception as error:
-        if _STARTED:
+        if STARTED:
             raise  # a crash inside a run: its traceback is wanted
         # Hydra raises plain ValueErrors, too, for overrides it cannot apply (`activation=0`).
         print(f"error: {one_line(error)}", file=sys.stderr)

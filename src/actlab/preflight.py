@@ -27,6 +27,11 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 MIN_FREE_MB = 20
 
 
+# Set once the work has started (a run's config composed and handed to it, or a sweep's jobs about
+# to be launched): from then on an exception is a crash, not a bad command line (see run.cli).
+STARTED: list[str] = []
+
+
 class TrackingUnreachable(RuntimeError):
     """The tracking server did not answer for `tracking.retry_s` seconds (raised by track.py;
     defined here so that the CLI can catch it without importing MLflow)."""
@@ -105,7 +110,7 @@ def check_store(uri: str) -> None:
     if path.exists():
         _check_is_mlflow_store(path, where)
         if not os.access(path, os.R_OK | os.W_OK):
-            raise StoreUnusable(f"{where}: {path} cannot be written (permissions); give tracking.uri a store you can write")
+            raise StoreUnusable(f"{where}: {path} cannot be written (a read-only file or file system); give tracking.uri a store you can write")
     folder = path.parent
     while not folder.exists():
         folder = folder.parent

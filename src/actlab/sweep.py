@@ -186,7 +186,7 @@ class SweepTracking(Callback):
         from hydra.errors import HydraException
 
         from actlab.config import ConfigError
-        from actlab.preflight import TrackingUnreachable, check_store, one_line
+        from actlab.preflight import STARTED, TrackingUnreachable, check_store, one_line
 
         try:
             check_sweep_composes(config, kwargs.get("config_name"))
@@ -195,6 +195,7 @@ class SweepTracking(Callback):
         except (HydraException, ConfigError) as error:
             print(f"error: {one_line(error)}", file=sys.stderr)
             sys.exit(2)
+        STARTED.append("sweep")
         _start_joblib_workers(config)
         if not config.tracking.enabled:
             return

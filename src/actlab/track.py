@@ -69,6 +69,8 @@ class _Retrying:
         self._down = False
 
     def __getattr__(self, name: str):
+        if name.startswith("__") or "_client" not in self.__dict__:
+            raise AttributeError(name)  # pickling and copying look for dunders before __init__ ran
         attribute = getattr(self._client, name)
         if not callable(attribute):
             return attribute
