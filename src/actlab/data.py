@@ -38,6 +38,8 @@ class DatasetSpec:
     size_keys: tuple[str, ...] = ()
     # File name under ~/.keras/datasets for the datasets that download.
     download_file: str | None = None
+    # Config keys passed on to `load` besides size_keys (the downloading datasets' files).
+    file_keys: tuple[str, ...] = ()
 
 
 def _mnist_5k(_: dict[str, Any]):
@@ -83,7 +85,18 @@ def _mnist1d(cfg: dict[str, Any]):
 
 
 def _keras_download(module: str, file_name: str):
-    def load(_: dict[str, Any]):
+    """The publisher's files from dataset.data_dir (actlab.archives) if any are there, else
+    keras.datasets' download; offline, one line naming the files and the folder."""
+
+    def load(cfg: dict[str, Any]):
+        from actlab import archives
+
+        data_dir, verify = cfg.get("data_dir"), cfg.get("verify", True)
+        if archives.present(module, data_dir):
+            try:
+                return archives.load(module, data_dir, verify)
+            except archives.ArchiveError as error:
+                raise DatasetUnavailable(f"dataset={module}: {error}") from None
         import keras
 
         try:
@@ -92,7 +105,8 @@ def _keras_download(module: str, file_name: str):
             reason = " ".join(str(error).split(" -- ")[-1].split())[:120]
             raise DatasetUnavailable(
                 f"dataset={module} must be downloaded and the download failed ({reason}); "
-                f"offline, put {file_name} in {keras_cache()}/ or use an offline dataset: {OFFLINE_DATASETS}"
+                f"offline, put {archives.where_to_put(module, data_dir)} (dataset.data_dir) "
+                f"or use an offline dataset: {OFFLINE_DATASETS}"
             ) from None
         x = np.concatenate([x_train, x_test]).reshape(len(x_train) + len(x_test), -1)
         return x, np.concatenate([y_train, y_test]).reshape(-1)
@@ -109,14 +123,15 @@ DATASETS: dict[str, DatasetSpec] = {
         DatasetSpec("wine", None, _sklearn("load_wine")),
         DatasetSpec("synthetic", None, _synthetic, ("n_samples", "n_features", "n_informative", "n_classes")),
         DatasetSpec("mnist1d", None, _mnist1d, ("n_samples",)),
-        DatasetSpec("mnist", (28, 28, 1), _keras_download("mnist", "mnist.npz"), download_file="mnist.npz"),
+        DatasetSpec("mnist", (28, 28, 1), _keras_download("mnist", "mnist.npz"),
+                    download_file="train-images-idx3-ubyte.gz", file_keys=("data_dir", "verify")),
         DatasetSpec(
             "fashion_mnist", (28, 28, 1), _keras_download("fashion_mnist", "fashion-mnist/"),
-            download_file="fashion-mnist",
+            download_file="train-images-idx3-ubyte.gz", file_keys=("data_dir", "verify"),
         ),
         DatasetSpec(
-            "cifar10", (32, 32, 3), _keras_download("cifar10", "cifar-10-batches-py.tar.gz"),
-            download_file="cifar-10-batches-py.tar.gz",
+            "cifar10", (32, 32, 3), _keras_download("cifar10", "cifar-10-python.tar.gz"),
+            download_file="cifar-10-python.tar.gz", file_keys=("data_dir", "verify"),
         ),
     ]
 }
@@ -153,7 +168,8 @@ def load_splits(cfg: dict[str, Any], as_images: bool) -> Splits:
     from sklearn.model_selection import train_test_split
 
     spec = DATASETS[cfg["name"]]
-    x, y = _load_raw(spec.name, tuple((key, cfg[key]) for key in (*spec.size_keys, "split_seed")))
+    keys = (*spec.size_keys, "split_seed")
+    x, y = _load_raw(spec.name, tuple((key, cfg[key]) for key in keys) + tuple((k, cfg.get(k)) for k in spec.file_keys))
     seed = cfg["split_seed"]
     x_rest, x_test, y_rest, y_test = train_test_split(
         x, y, test_size=cfg["test_fraction"], stratify=y, random_state=seed
