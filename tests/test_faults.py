@@ -130,3 +130,124 @@ def test_two_sweeps_at_once_into_one_sqlite_store(tmp_path):
     assert len(children) == 5
     skipped = sum(out.count(" skipped ") for out, _ in outputs)
     assert skipped == 3, [out for out, _ in outputs]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_server(tmp_path, port: int) -> subprocess.Popen:
+    """A real `mlflow server` on 127.0.0.1 with its own SQLite store, ready when this returns."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+         "--artifacts-destination", str(tmp_path / "server-artifacts"), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+            return server
+        except OSError:
+            time.sleep(0.3)
+    os.killpg(server.pid, signal.SIGKILL)
+    raise RuntimeError("mlflow server did not start")
+
+
+def _kill(server: subprocess.Popen) -> None:
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGKILL)  # no goodbye: connections refused from now on
+    server.wait(timeout=30)
+
+
+def _server_runs(db) -> list[tuple[str, str, str | None]]:
+    """(status, activation tag, parent run id) of every run, read from the server's own store."""
+    if not db.exists():
+        return []
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "select r.status, a.value, p.value from runs r "
+            "left join tags a on a.run_uuid = r.run_uuid and a.key = 'activation' "
+            "left join tags p on p.run_uuid = r.run_uuid and p.key = 'mlflow.parentRunId'").fetchall()
+    conn.close()
+    return rows
+
+
+def _server_sweep(tmp_path, url: str, name: str, retry_s: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "run", "-m", *TINY, "tracking=server", f"tracking.uri={url}", f"tracking.retry_s={retry_s}",
+         "activation=relu,tanh,elu", "trainer.epochs=40", f"hydra.sweep.dir={tmp_path / name}"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def _wait_for_a_running_child(db, timeout: float = 180) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if any(status == "RUNNING" and parent for status, _, parent in _server_runs(db)):
+            return
+        time.sleep(0.2)
+    raise AssertionError("no job started")
+
+
+@pytest.mark.slow
+def test_tracking_server_back_within_retry_s_loses_nothing(tmp_path):
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = _start_server(tmp_path, port)
+    try:
+        sweep = _server_sweep(tmp_path, url, "sweep", retry_s=120)
+        _wait_for_a_running_child(tmp_path / "server.db")
+        _kill(server)
+        time.sleep(2)
+        server = _start_server(tmp_path, port)  # writes made meanwhile were retried, not lost
+        out, err = sweep.communicate(timeout=600)
+        assert sweep.returncode == 0, err[-3000:]
+        assert "sweep: 3 finished" in out, out + err
+        runs = _server_runs(tmp_path / "server.db")
+        assert sorted(status for status, _, parent in runs if parent) == ["FINISHED"] * 3
+        client = MlflowClient(url)
+        for run in client.search_runs([client.get_experiment_by_name("activation-lab").experiment_id]):
+            if "mlflow.parentRunId" in run.data.tags:
+                assert len(client.get_metric_history(run.info.run_id, "val_accuracy")) == 40
+    finally:
+        _kill(server)
+
+
+@pytest.mark.slow
+def test_tracking_server_gone_mid_sweep_then_back(tmp_path):
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    db = tmp_path / "server.db"
+    server = _start_server(tmp_path, port)
+    try:
+        sweep = _server_sweep(tmp_path, url, "first", retry_s=3)
+        _wait_for_a_running_child(db)
+        _kill(server)
+        out, err = sweep.communicate(timeout=600)
+        # Each job fails in one line after tracking.retry_s; the sweep goes on to the end.
+        assert sweep.returncode == 0, err[-3000:]
+        assert "Traceback" not in out + err, err[-3000:]
+        assert "sweep: 3 failed" in out, out + err
+        assert f"tracking server unreachable at {url}" in out
+        assert err.count(f"error: tracking server unreachable at {url}") >= 3, err
+        # The job whose final writes never arrived is not FINISHED (left RUNNING; nobody could end it).
+        first = _server_runs(db)
+        assert not any(status == "FINISHED" for status, _, parent in first if parent)
+
+        server = _start_server(tmp_path, port)
+        again = _server_sweep(tmp_path, url, "second", retry_s=3)
+        out, err = again.communicate(timeout=600)
+        assert again.returncode == 0, err[-3000:]
+        assert "sweep: 3 finished" in out and "as KILLED" in out, out
+        runs = _server_runs(db)
+        assert not any(status == "RUNNING" for status, _, _ in runs)  # the stale runs were ended KILLED
+        finished = sorted(activation for status, activation, parent in runs if parent and status == "FINISHED")
+        assert finished == ["elu", "relu", "tanh"]  # each once: no duplicate FINISHED runs
+    finally:
+        _kill(server)
