@@ -13,7 +13,13 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow C++ start-up chatter (CUDA probes on a CPU box)
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+import warnings  # noqa: E402
+
 import hydra  # noqa: E402
+
+# conf/hydra/launcher/joblib.yaml replaces the plugin's config of that name on purpose (a launcher
+# that survives a killed worker); Hydra 1.3 merges the two and warns that this is deprecated.
+warnings.filterwarnings("ignore", message="'hydra/launcher/joblib' is validated against ConfigStore schema")
 from omegaconf import DictConfig  # noqa: E402
 
 

@@ -251,3 +251,52 @@ def test_tracking_server_gone_mid_sweep_then_back(tmp_path):
         assert finished == ["elu", "relu", "tanh"]  # each once: no duplicate FINISHED runs
     finally:
         _kill(server)
+
+
+def _running_job_pid(db) -> int | None:
+    """The pid tag of a RUNNING sweep job's MLflow run: the joblib worker training it."""
+    if not db.exists():
+        return None
+    try:
+        with sqlite3.connect(db) as conn:
+            row = conn.execute(
+                "select t.value from runs r join tags t on t.run_uuid = r.run_uuid and t.key = 'pid' "
+                "join tags p on p.run_uuid = r.run_uuid and p.key = 'mlflow.parentRunId' "
+                "where r.status = 'RUNNING' limit 1").fetchone()
+        conn.close()
+    except sqlite3.OperationalError:
+        return None
+    return int(row[0]) if row else None
+
+
+@pytest.mark.slow
+def test_sigkilled_joblib_worker_is_recorded_killed_and_redone_next_time(tmp_path):
+    db = tmp_path / "mlflow.db"
+    args = [sys.executable, "-m", "run", "-m", *TINY, "trainer.epochs=30", f"tracking.uri=sqlite:///{db}",
+            "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "activation=relu,tanh,elu,selu,sigmoid"]
+    sweep = subprocess.Popen([*args, f"hydra.sweep.dir={tmp_path / 'first'}"], cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while (pid := _running_job_pid(db)) is None and time.time() < deadline:
+        time.sleep(0.2)
+    assert pid is not None, "no job started"
+    os.kill(pid, signal.SIGKILL)  # the worker dies mid-job: no handler runs
+    out, err = sweep.communicate(timeout=600)
+    assert sweep.returncode == 0, err[-3000:]
+    assert "Traceback" not in err and "TerminatedWorkerError" not in err, err[-3000:]
+    table = out[out.index("sweep: "):]
+    assert "killed" in table and "its joblib worker was killed" in table
+    runs = search_runs(db)
+    children = runs[runs["tags.sweep"] != "true"]
+    finished = set(children[children["status"] == "FINISHED"]["tags.activation"])
+    assert 3 <= len(finished) < 5  # the others finished (loky stops the killed worker's neighbour too)
+    assert not (runs["status"] == "RUNNING").any()  # the killed job's run was ended KILLED
+
+    again = subprocess.run([*args, f"hydra.sweep.dir={tmp_path / 'second'}"], cwd=ROOT,
+                           capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"{len(finished)} skipped" in again.stdout
+    runs = search_runs(db)
+    children = runs[runs["tags.sweep"] != "true"]
+    done = children[children["status"] == "FINISHED"]
+    assert sorted(done["tags.activation"]) == ["elu", "relu", "selu", "sigmoid", "tanh"]  # redone, once each

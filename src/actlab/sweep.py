@@ -220,6 +220,12 @@ class SweepTracking(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         _stop_joblib_workers()
+        if self.store is not None:
+            try:
+                # Runs left RUNNING by a job whose worker was killed (SIGKILL) are ended KILLED now.
+                self.store.mark_stale_runs()
+            except Exception as error:  # noqa: BLE001 - a server gone: the next sweep does it
+                print(f"error: runs left RUNNING could not be marked KILLED: {error}"[:300])
         sweep_dir = Path(config.hydra.sweep.dir)
         rows = sweep_table(sweep_dir) if sweep_dir.exists() else []
         print(format_table(rows))
