@@ -300,3 +300,19 @@ def test_sigkilled_joblib_worker_is_recorded_killed_and_redone_next_time(tmp_pat
     children = runs[runs["tags.sweep"] != "true"]
     done = children[children["status"] == "FINISHED"]
     assert sorted(done["tags.activation"]) == ["elu", "relu", "selu", "sigmoid", "tanh"]  # redone, once each
+
+
+def test_an_unreachable_tracking_server_fails_in_one_line_after_retry_s(tmp_path, monkeypatch):
+    # Also guards what track.py reads of MLflow's errors (their wording): fails loudly on an upgrade.
+    from actlab.track import Store, TrackingUnreachable
+
+    for name in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT"):
+        monkeypatch.delenv(name, raising=False)  # restored after the test: Store sets them if unset
+    url = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    start = time.monotonic()
+    with pytest.raises(TrackingUnreachable, match=f"^tracking server unreachable at {url} "):
+        Store(url, "activation-lab", retry_s=2)
+    assert 2 <= time.monotonic() - start < 20
+    done = run_cli(*TINY, "tracking=server", f"tracking.uri={url}", "tracking.retry_s=1", f"hydra.run.dir={tmp_path / 'out'}")
+    assert done.returncode == 1
+    assert _one_error_line(done).startswith(f"error: tracking server unreachable at {url}")
