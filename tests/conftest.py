@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
@@ -18,6 +19,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 # home's folders that this project writes to changed anyway.
 REAL_HOME = Path.home()
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="actlab-test-home-"))
+# Removed at exit, also where a test's subprocess imports this module outside a pytest session.
+atexit.register(shutil.rmtree, _SESSION_HOME, True)
 for _var, _sub in {"HOME": "", "KERAS_HOME": ".keras", "XDG_CACHE_HOME": ".cache",
                    "XDG_CONFIG_HOME": ".config", "MPLCONFIGDIR": ".config/matplotlib"}.items():
     (_SESSION_HOME / _sub).mkdir(parents=True, exist_ok=True)
@@ -58,7 +61,6 @@ def pytest_sessionfinish(session, exitstatus):
         paths = sorted({path for path, _ in changed})
         print(f"\nerror: tests wrote outside their temporary folders: {', '.join(paths[:10])}", file=sys.stderr)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    shutil.rmtree(_SESSION_HOME, ignore_errors=True)
 # Every test run is tiny: 8x8 digits, one epoch, a narrow net, no progress bars.
 TINY = ["dataset=digits", "trainer.epochs=1", "trainer.verbose=0", "model.width=16", "trainer.probe_batch=64"]
 
