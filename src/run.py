@@ -13,7 +13,13 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow C++ start-up chatter (CUDA probes on a CPU box)
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+import warnings  # noqa: E402
+
 import hydra  # noqa: E402
+
+# conf/hydra/launcher/joblib.yaml replaces the plugin's config of that name on purpose (a launcher
+# that survives a killed worker); Hydra 1.3 merges the two and warns that this is deprecated.
+warnings.filterwarnings("ignore", message="'hydra/launcher/joblib' is validated against ConfigStore schema")
 from omegaconf import DictConfig  # noqa: E402
 
 
@@ -23,13 +29,20 @@ CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 def main(cfg: DictConfig) -> dict | None:
+    from actlab.preflight import STARTED
+
+    STARTED.append("run")
     from actlab.config import ConfigError
     from actlab.data import DatasetUnavailable
+    from actlab.preflight import check
     from actlab.runner import run
     from actlab.sweep import job_context, record_outcome
+    from actlab.track import TrackingUnreachable
 
     context = job_context(cfg)
     try:
+        # In a sweep the launching process has checked the store once, before any job started.
+        check(cfg, store=not context.parent_run_id)
         result = run(cfg, context)
     except (ConfigError, DatasetUnavailable) as error:
         record_outcome({"status": "failed", "reason": str(error)})
@@ -41,6 +54,12 @@ def main(cfg: DictConfig) -> dict | None:
         record_outcome({"status": "killed", "reason": f"interrupted ({interrupt or 'Ctrl-C'})"})
         print(f"interrupted ({interrupt or 'Ctrl-C'}): the run was ended as KILLED", file=sys.stderr)
         sys.exit(130)
+    except TrackingUnreachable as error:  # retried for tracking.retry_s; the run is not FINISHED
+        record_outcome({"status": "failed", "reason": str(error)})
+        print(f"error: {error}", file=sys.stderr)
+        if not context.parent_run_id:
+            sys.exit(1)
+        return None
     except Exception as error:
         # In a sweep one job's failure must not stop the others (its MLflow run is already FAILED).
         record_outcome({"status": "failed", "reason": f"{type(error).__name__}: {error}"[:500]})
@@ -52,9 +71,37 @@ def main(cfg: DictConfig) -> dict | None:
     return result
 
 
+def cli() -> int:
+    """`main` as the shell calls it. Bad input of any kind (an unknown option, key or group, an
+    override that does not parse, a bad value, an unusable store) ends in one line on stderr and
+    exit status 2; Hydra itself prints several lines and exits 1 for the first kinds."""
+    from hydra.errors import HydraException
+
+    from actlab.config import ConfigError
+    from actlab.preflight import STARTED, TrackingUnreachable, one_line
+
+    # Hydra's documented switch: its errors reach us as exceptions instead of being printed.
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        main()
+    except (HydraException, ConfigError) as error:
+        print(f"error: {one_line(error)}", file=sys.stderr)
+        return 2
+    except Exception as error:
+        if STARTED:
+            raise  # a crash inside a run: its traceback is wanted
+        # Hydra raises plain ValueErrors, too, for overrides it cannot apply (`activation=0`).
+        print(f"error: {one_line(error)}", file=sys.stderr)
+        return 2
+    except TrackingUnreachable as error:  # a sweep's parent run could not be started
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 if __name__ == "__main__":
     # The interpreter's last garbage collection walks every object TensorFlow created: about a
     # second per process. Objects frozen at exit are skipped; atexit handlers and log flushing
     # still run. (Sweep workers are stopped by the sweep callback instead: actlab/sweep.py.)
     atexit.register(gc.freeze)
-    main()
+    sys.exit(cli())

@@ -66,11 +66,16 @@ def mnist1d(n_samples: int, seed: int):
     return np.concatenate([generated["x"], generated["x_test"]]), np.concatenate([generated["y"], generated["y_test"]])
 
 
-_KERAS_FILES = {"mnist": "mnist.npz", "fashion_mnist": "fashion-mnist/", "cifar10": "cifar-10-batches-py.tar.gz"}
+def keras_dataset(dataset: str, data_dir: str | None = None, verify: bool = True):
+    """One of `keras.datasets`: the publisher's files from `data_dir` (actlab.archives) if they are
+    there, else keras.datasets' download; offline, one line naming the files and the folder."""
+    from actlab import archives
 
-
-def keras_dataset(dataset: str):
-    """One of `keras.datasets` (downloads on first use)."""
+    if archives.present(dataset, data_dir):
+        try:
+            return archives.load(dataset, data_dir, verify)
+        except archives.ArchiveError as error:
+            raise DatasetUnavailable(f"dataset={dataset}: {error}") from None
     import keras
 
     try:
@@ -79,7 +84,7 @@ def keras_dataset(dataset: str):
         reason = " ".join(str(error).split(" -- ")[-1].split())[:120]
         raise DatasetUnavailable(
             f"dataset={dataset} must be downloaded and the download failed ({reason}); "
-            f"offline, put {_KERAS_FILES.get(dataset, dataset)} in {keras_cache()}/"
+            f"offline, put {archives.where_to_put(dataset, data_dir)} (dataset.data_dir)"
         ) from None
     x = np.concatenate([x_train, x_test]).reshape(len(x_train) + len(x_test), -1)
     return x, np.concatenate([y_train, y_test]).reshape(-1)

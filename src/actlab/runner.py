@@ -217,19 +217,31 @@ def build(cfg: DictConfig, seed: int):
     return container, initializer_name, initializer, splits, model, optimizer
 
 
+def _retry_s(cfg: DictConfig) -> float:
+    from actlab.track import DEFAULT_RETRY_S
+
+    return float(OmegaConf.select(cfg, "tracking.retry_s", default=DEFAULT_RETRY_S))
+
+
 def run(cfg: DictConfig, context: RunContext | None = None) -> dict[str, Any]:
     context = context or RunContext()
     config_stage.validate(cfg)
     config_stage.use_user_modules(config_stage.config_dirs(cfg))
     _INTERRUPTS.install()
+    with contextlib.ExitStack() as claims:  # a sweep job's claim on its config, released at the end
+        return _run(cfg, context, claims)
 
+
+def _run(cfg: DictConfig, context: RunContext, claims: contextlib.ExitStack) -> dict[str, Any]:
     fingerprint = config_stage.fingerprint(cfg)
     store = None
     if cfg.tracking.enabled and context.skip_finished:
         # In a sweep the store was created before the jobs started: looking costs no new record.
         from actlab.track import Store
 
-        store = Store(cfg.tracking.uri, cfg.tracking.experiment)
+        store = Store(cfg.tracking.uri, cfg.tracking.experiment, _retry_s(cfg))
+        # Another sweep into the same store may be training this config right now: wait for it.
+        claims.enter_context(store.claim(fingerprint))
         done = store.find_finished(fingerprint)
         if done:
             print(f"skipped: run {done} already finished this config (fingerprint {fingerprint})")
@@ -260,7 +272,7 @@ def run(cfg: DictConfig, context: RunContext | None = None) -> dict[str, Any]:
     if store is None:  # data and model are ready: only now does the run leave a record
         from actlab.track import Store
 
-        store = Store(cfg.tracking.uri, cfg.tracking.experiment)
+        store = Store(cfg.tracking.uri, cfg.tracking.experiment, _retry_s(cfg))
     tags = {**names, "config_fingerprint": fingerprint, "seed": str(cfg.seed)}
     with store.start_run(run_name(names, cfg.seed), tags, context.parent_run_id) as tracked:
         params = config_stage.flatten(cfg)

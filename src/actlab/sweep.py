@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -185,18 +186,68 @@ def _stop_joblib_workers(sweep_dir: Path) -> None:
     get_reusable_executor(reuse=True).shutdown(wait=False, kill_workers=True)
 
 
+def check_sweep_composes(config: DictConfig, config_name: str | None) -> None:
+    """Compose the sweep's jobs as Hydra's basic sweeper will, before the parent run exists: an
+    unknown option, key or group (`activation=relu,swishy`) is refused with no record left behind.
+    Hydra checks this too, but only after the multirun callbacks (and so the parent run) started.
+    One composition with each override's first value, plus one for every further value of a
+    top-level key (a group: its options may not exist); values of nested keys cannot fail to compose."""
+    if "BasicSweeper" not in str(config.hydra.sweeper.get("_target_", "")):
+        return
+    from hydra import compose
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    params = config.hydra.sweeper.get("params") or {}
+    texts = [f"{key}={value}" for key, value in params.items()] + list(config.hydra.overrides.task)
+    choices: list[list[str]] = []
+    for override in OverridesParser.create().parse_overrides(texts):
+        key = override.get_key_element()
+        if override.is_sweep_override():
+            if not override.is_discrete_sweep():
+                return  # ranges and intervals: left to Hydra
+            choices.append([f"{key}={value}" for value in override.sweep_string_iterator()])
+        else:
+            choices.append([f"{key}={override.get_value_element_as_str()}"])
+    first = [values[0] for values in choices]
+    compose(config_name=config_name, overrides=first)
+    for i, values in enumerate(choices):
+        key = values[0].split("=", 1)[0].lstrip("+~")
+        if "." not in key:
+            for value in values[1:]:
+                compose(config_name=config_name, overrides=first[:i] + [value] + first[i + 1:])
+
+
 class SweepTracking(Callback):
     def __init__(self) -> None:
         self.store = None
         self.parent_id: str | None = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        # Hydra turns a callback's exception into a warning and goes on: a refusal exits here.
+        from hydra.errors import HydraException
+
+        from actlab.config import ConfigError
+        from actlab.preflight import STARTED, TrackingUnreachable, check_store, one_line
+
+        try:
+            check_sweep_composes(config, kwargs.get("config_name"))
+            if config.tracking.enabled:
+                check_store(str(config.tracking.uri))  # once for all jobs, before any of them
+        except (HydraException, ConfigError) as error:
+            print(f"error: {one_line(error)}", file=sys.stderr)
+            sys.exit(2)
+        STARTED.append("sweep")
         _start_joblib_workers(config)
         if not config.tracking.enabled:
             return
         from actlab.track import Store
 
-        self.store = Store(config.tracking.uri, config.tracking.experiment)
+        try:
+            self.store = Store(config.tracking.uri, config.tracking.experiment,
+                               OmegaConf.select(config, "tracking.retry_s", default=60))
+        except TrackingUnreachable as error:
+            print(f"error: {error}", file=sys.stderr)
+            sys.exit(1)
         stale = self.store.mark_stale_runs()
         if stale:
             print(f"sweep: marked {len(stale)} run(s) left RUNNING by a killed process as KILLED")
@@ -209,6 +260,12 @@ class SweepTracking(Callback):
         _write_atomic(sweep_dir / PARENT_FILE, self.parent_id)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if self.store is not None:
+            try:
+                # Runs left RUNNING by a job whose worker was killed (SIGKILL) are ended KILLED now.
+                self.store.mark_stale_runs()
+            except Exception as error:  # noqa: BLE001 - a server gone: the next sweep does it
+                print(f"error: runs left RUNNING could not be marked KILLED: {error}"[:300])
         sweep_dir = Path(config.hydra.sweep.dir)
         _stop_joblib_workers(sweep_dir)
         rows = sweep_table(sweep_dir) if sweep_dir.exists() else []
@@ -218,8 +275,15 @@ class SweepTracking(Callback):
             counts = {f"jobs_{s}": sum(r["status"] == s for r in rows) for s in STATUSES}
             from mlflow.entities import RunTag
 
-            self.store.client.log_batch(self.parent_id, tags=[RunTag(k, str(v)) for k, v in counts.items()])
-            self.store.client.set_terminated(self.parent_id, "FINISHED" if ok else "FAILED")
+            from actlab.track import TrackingUnreachable
+
+            try:
+                self.store.client.log_batch(self.parent_id, tags=[RunTag(k, str(v)) for k, v in counts.items()])
+                self.store.client.set_terminated(self.parent_id, "FINISHED" if ok else "FAILED")
+            except TrackingUnreachable as error:
+                # Left RUNNING: the next sweep on this host marks it KILLED (its process is gone).
+                print(f"error: the sweep's parent run was not ended: {error}")
+                return
             print(f"sweep parent run {self.parent_id} · compare the jobs in: {self._ui()}")
 
     def _ui(self) -> str:

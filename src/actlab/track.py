@@ -8,6 +8,8 @@ runs left RUNNING by a SIGKILL are found and marked KILLED by `mark_stale_runs`.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import queue
 import shutil
@@ -23,11 +25,86 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
+from actlab.preflight import TrackingUnreachable  # noqa: F401 - raised here, caught by run.py
+
 HOST = socket.gethostname()
 _BATCH = 1000  # MLflow's limit of metrics per log_batch call
 # Queued metrics reach the store at least this often (and all of them when the run ends): what the
 # MLflow UI shows of a running run lags by at most this much.
 WRITE_INTERVAL_S = 10.0
+# How long writes to an unreachable tracking server are retried (conf/tracking: tracking.retry_s).
+DEFAULT_RETRY_S = 60.0
+
+
+def _is_unreachable(error: BaseException) -> bool:
+    """A connection refused, reset or timed out (MLflow wraps requests' errors in MlflowException
+    without `from`, so the chain is followed through __context__ too)."""
+    import requests
+
+    seen = 0
+    while error is not None and seen < 10:
+        if isinstance(error, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)):
+            return True
+        text = str(error)
+        if text.startswith("API request to") and ("Max retries exceeded" in text or "timeout" in text.lower()
+                                                  or "Connection" in text):
+            return True
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return False
+
+
+def _is_busy(error: BaseException) -> bool:
+    """SQLite's "database is locked": another process holds the write lock for longer than the
+    driver waits; the write goes through a moment later."""
+    return "database is locked" in str(error)
+
+
+class _Retrying:
+    """An MlflowClient whose calls are retried while the store is unreachable or busy, for at most
+    `retry_s` seconds; then a tracking server raises TrackingUnreachable. Once a store has been
+    found unreachable, later calls through the same object are tried once (a run's closing writes
+    do not wait `retry_s` each)."""
+
+    def __init__(self, client: MlflowClient, uri: str, retry_s: float):
+        self._client, self._uri, self._retry_s = client, uri, float(retry_s)
+        self._down = False
+
+    def __getattr__(self, name: str):
+        if name.startswith("__") or "_client" not in self.__dict__:
+            raise AttributeError(name)  # pickling and copying look for dunders before __init__ ran
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+        return lambda *args, **kwargs: self.call(attribute, *args, **kwargs)
+
+    def call(self, method, *args, **kwargs):
+        deadline = time.monotonic() + (0.0 if self._down else self._retry_s)
+        pause = 0.25
+        while True:
+            try:
+                result = method(*args, **kwargs)
+                self._down = False
+                return result
+            except Exception as error:
+                unreachable = _is_unreachable(error)
+                if not (unreachable or _is_busy(error)):
+                    raise
+                if time.monotonic() >= deadline:
+                    if unreachable:
+                        self._down = True
+                        raise TrackingUnreachable(f"tracking server unreachable at {self._uri} "
+                                                  f"(retried for {self._retry_s:g} s: tracking.retry_s)") from None
+                    raise
+                time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+                pause = min(2.0, pause * 2)
+
+
+def _http_settings(retry_s: float) -> None:
+    """MLflow's own HTTP retries (7, with exponential back-off: minutes) would outlast
+    tracking.retry_s: our loop retries instead, one quick attempt at a time. Its public settings,
+    left as they are if the user set them."""
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(min(120, max(10, retry_s)))))
 
 
 def resolve_uri(uri: str) -> str:
@@ -100,11 +177,13 @@ def _start_sqlite_store(path: Path) -> None:
 class Store:
     """One MLflow experiment in one tracking store, created on first use."""
 
-    def __init__(self, uri: str, experiment: str):
+    def __init__(self, uri: str, experiment: str, retry_s: float = DEFAULT_RETRY_S):
         self.uri = resolve_uri(uri)
         if self.uri.startswith("sqlite:///"):
             _start_sqlite_store(Path(self.uri[len("sqlite:///"):]))
-        self.client = MlflowClient(tracking_uri=self.uri)
+        if self.uri.startswith(("http://", "https://")):
+            _http_settings(retry_s)
+        self.client = _Retrying(MlflowClient(tracking_uri=self.uri), self.uri, retry_s)
         self.experiment_id = self._experiment_id(experiment)
 
     def _experiment_id(self, name: str) -> str:
@@ -117,6 +196,8 @@ class Store:
             location = (Path(self.uri[len("sqlite:///"):]).parent / "mlartifacts" / name).as_uri()
         try:
             return self.client.create_experiment(name, artifact_location=location)
+        except TrackingUnreachable:
+            raise
         except Exception:  # created meanwhile by another process
             found = self.client.get_experiment_by_name(name)
             if found is None:
@@ -129,6 +210,33 @@ class Store:
             tags["mlflow.parentRunId"] = parent_id
         run = self.client.create_run(self.experiment_id, run_name=name, tags=tags)
         return TrackedRun(self, run.info.run_id)
+
+    @contextlib.contextmanager
+    def claim(self, fingerprint: str):
+        """Hold this config for the time of the block, so that two sweeps into one SQLite store
+        never train it both: a second process blocks here until the first is done, then finds its
+        FINISHED run and skips. The claim is an flock on a file next to the database: the kernel
+        releases it when its process ends, so a claim of a killed process is never in the way.
+        (Tracking servers: no claim, each sweep skips only what is FINISHED when its job starts.)"""
+        if not self.uri.startswith("sqlite:///"):
+            yield
+            return
+        database = Path(self.uri[len("sqlite:///"):])
+        claims = database.with_name(f".{database.name}.claims")
+        claims.mkdir(exist_ok=True)
+        fd = os.open(claims / f"{self.experiment_id}-{fingerprint}", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 100, 0).decode(errors="replace").strip() or "another process"
+                print(f"waiting: {holder} is training this config (fingerprint {fingerprint})", flush=True)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{HOST} pid {os.getpid()}".encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # releases the claim
 
     def find_finished(self, fingerprint: str) -> str | None:
         runs = self.client.search_runs(

@@ -1,0 +1,156 @@
+"""Checks made before any work, in one place for the CLI, sweeps and tests: the config
+(`config.validate`, plus the keys this module adds) and whether the tracking store can be written.
+
+Every refusal is a `ConfigError`: one line for the user, exit status 2, raised before TensorFlow is
+imported and before any MLflow record exists. Nothing here imports TensorFlow or MLflow, and
+nothing here changes a file that exists (a store is only read, a test write goes to a new file).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import sqlite3
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from actlab.config import ConfigError, validate
+
+SQLITE_PREFIX = "sqlite:///"
+SQLITE_HEADER = b"SQLite format 3\x00"
+# Below this much free space a run cannot be sure to write its metrics and artifacts.
+MIN_FREE_MB = 20
+
+
+# Set once the work has started (a run's config composed and handed to it, or a sweep's jobs about
+# to be launched): from then on an exception is a crash, not a bad command line (see run.cli).
+STARTED: list[str] = []
+
+
+class TrackingUnreachable(RuntimeError):
+    """The tracking server did not answer for `tracking.retry_s` seconds (raised by track.py;
+    defined here so that the CLI can catch it without importing MLflow)."""
+
+
+class StoreUnusable(ConfigError):
+    """The tracking store cannot be used as given; the message says why and what to do."""
+
+
+def one_line(text: Any) -> str:
+    """A multi-line message as one line: Hydra's "Available options in 'x':" list becomes
+    comma-separated; its "Config search path:" block (Hydra's internals) is left out."""
+    lines = [line.strip() for line in str(text).split("\nConfig search path:")[0].splitlines() if line.strip()]
+    out = ""
+    listing = False
+    for line in lines:
+        if not out:
+            out = line
+        elif listing:
+            out += (" " if out.endswith(":") else ", ") + line
+        else:
+            out += (" " if out.endswith((":", ".")) else "; ") + line
+        listing = listing or line.endswith(":")
+    return out
+
+
+def check(cfg: DictConfig, *, store: bool = True) -> None:
+    """Raise ConfigError for the first thing that would make the run fail before it trains."""
+    try:
+        validate(cfg)
+        _check_added_keys(cfg)
+    except ConfigError:
+        raise
+    except (OmegaConfBaseException, AttributeError, KeyError, TypeError, ValueError) as error:
+        # A tree `validate` does not expect: a group set to nothing (`model=`), a node replaced
+        # by a value (`model=3` with `+`), a missing key.
+        raise ConfigError(f"the composed config cannot be used: {one_line(error)}") from None
+    if store and cfg.tracking.enabled:
+        check_store(str(cfg.tracking.uri))
+
+
+def _check_added_keys(cfg: DictConfig) -> None:
+    """The keys `config.validate` leaves unchecked: this module's own, and two older ones."""
+    verbose = OmegaConf.select(cfg, "trainer.verbose", default="auto")
+    if verbose not in ("auto", 0, 1, 2) or isinstance(verbose, bool):
+        raise ConfigError(f"trainer.verbose={verbose!r} is not allowed: one of auto, 0, 1, 2")
+    rerun = OmegaConf.select(cfg, "tracking.rerun", default=False)
+    if not isinstance(rerun, bool):
+        raise ConfigError(f"tracking.rerun={rerun!r} is not allowed: true or false")
+    retry = OmegaConf.select(cfg, "tracking.retry_s", default=0)
+    if isinstance(retry, bool) or not isinstance(retry, (int, float)) or not math.isfinite(retry) or retry < 0:
+        raise ConfigError(f"tracking.retry_s={retry!r} is not allowed: a number of seconds >= 0")
+    data_dir = OmegaConf.select(cfg, "dataset.data_dir", default=None)
+    if data_dir is not None and (not isinstance(data_dir, str) or not data_dir.strip()):
+        raise ConfigError(f"dataset.data_dir={data_dir!r} is not allowed: a folder, or null for the Keras cache")
+    verify = OmegaConf.select(cfg, "dataset.verify", default=True)
+    if not isinstance(verify, bool):
+        raise ConfigError(f"dataset.verify={verify!r} is not allowed: true or false")
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a `sqlite:///` URI (relative to the working directory), else None."""
+    if not uri.startswith(SQLITE_PREFIX):
+        return None
+    return Path(uri[len(SQLITE_PREFIX):]).expanduser().resolve()
+
+
+def check_store(uri: str) -> None:
+    """An SQLite store must be an MLflow store (or not exist yet) in a folder that takes writes."""
+    path = sqlite_path(uri)
+    if path is None:
+        return  # a tracking server checks its own store; unreachable servers: see track.py
+    where = f"tracking.uri={uri}"
+    if path.is_dir():
+        raise StoreUnusable(f"{where}: {path} is a folder; give the database file, e.g. {SQLITE_PREFIX}{path / 'mlflow.db'}")
+    if path.exists():
+        _check_is_mlflow_store(path, where)
+        if not os.access(path, os.R_OK | os.W_OK):
+            raise StoreUnusable(f"{where}: {path} cannot be written (a read-only file or file system); give tracking.uri a store you can write")
+    folder = path.parent
+    while not folder.exists():
+        folder = folder.parent
+    _check_folder_takes_writes(folder, where)
+
+
+def _check_is_mlflow_store(path: Path, where: str) -> None:
+    """Read only: the header, then the table names through a read-only connection."""
+    with open(path, "rb") as file:
+        header = file.read(len(SQLITE_HEADER))
+    if not header:
+        return  # an empty file: MLflow builds its store in it
+    if header != SQLITE_HEADER:
+        raise StoreUnusable(f"{where}: {path} is not an MLflow store (not an SQLite database); it was left untouched: "
+                            "give tracking.uri a new file or an existing MLflow store")
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            tables = {row[0] for row in db.execute("select name from sqlite_master where type = 'table'")}
+        finally:
+            db.close()
+    except sqlite3.Error as error:
+        raise StoreUnusable(f"{where}: {path} cannot be read as an SQLite database ({error})") from None
+    if tables and not {"alembic_version", "experiments", "runs"} <= tables:
+        raise StoreUnusable(f"{where}: {path} is an SQLite database but not an MLflow store; it was left untouched: "
+                            "give tracking.uri a new file or an existing MLflow store")
+
+
+def _check_folder_takes_writes(folder: Path, where: str) -> None:
+    """A real write (a new file, 64 KiB, synced, removed): permissions, a read-only mount and a
+    full disk all show here, whoever runs (root ignores permission bits, not a read-only mount)."""
+    free_mb = shutil.disk_usage(folder).free / 2**20
+    if free_mb < MIN_FREE_MB:
+        raise StoreUnusable(f"{where}: only {free_mb:.1f} MB free in {folder} (at least {MIN_FREE_MB} MB needed); "
+                            "free some space or give tracking.uri another place")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".actlab-write-test-") as probe:
+            probe.write(b"\0" * 65536)
+            probe.flush()
+            os.fsync(probe.fileno())
+    except OSError as error:
+        raise StoreUnusable(f"{where}: cannot write in {folder} ({error.strerror or error}); "
+                            "give tracking.uri a writable place") from None

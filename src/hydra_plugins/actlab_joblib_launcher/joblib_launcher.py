@@ -1,0 +1,85 @@
+"""Hydra's joblib launcher, made to survive a worker killed mid-job (SIGKILL, the kernel's OOM
+killer). Hydra's own ends the whole sweep with loky's TerminatedWorkerError and a traceback.
+
+`conf/hydra/launcher/joblib.yaml` points `hydra/launcher=joblib` here, with the plugin's own
+settings (Hydra takes launchers only from the `hydra_plugins` namespace, hence this package). When a worker dies, loky stops every worker of the pool (SIGKILL: nothing can tell the
+killed job from the one running beside it), so each job that had started and written no outcome is
+recorded as killed (its MLflow run is ended KILLED by the sweep's end, `mark_stale_runs`), and the
+jobs not yet started run on a fresh pool. The next run of the sweep redoes the killed jobs: they
+have no FINISHED run. Relies on the plugin's `_core.execute_job` (tested: tests/test_faults.py).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from hydra.core.singleton import Singleton
+from hydra.core.utils import JobReturn, JobStatus, setup_globals
+from hydra_plugins.hydra_joblib_launcher import _core
+from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher as HydraJoblibLauncher
+
+OUTCOME_FILE = "outcome.json"  # actlab.sweep's; not imported here: Hydra imports this module at every start
+
+
+def _numbered(position: int, *args: Any) -> tuple[int, JobReturn]:
+    return position, _core.execute_job(*args)
+
+
+class JoblibLauncher(HydraJoblibLauncher):
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        from joblib import Parallel, delayed
+        from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+        setup_globals()
+        assert self.config is not None and self.hydra_context is not None and self.task_function is not None
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        joblib_cfg = dict(self.joblib)
+        joblib_cfg["backend"] = "loky"  # as Hydra's launcher: its threading backend cannot run Hydra jobs
+        _core.process_joblib_cfg(joblib_cfg)
+        singleton_state = Singleton.get_state()
+        returns: dict[int, JobReturn] = {}
+        pending = list(range(len(job_overrides)))
+        for _ in range(len(job_overrides) + 1):  # each round ends at least one job, or none is left
+            if not pending:
+                break
+            try:
+                jobs = Parallel(**joblib_cfg, return_as="generator_unordered")(
+                    delayed(_numbered)(i, initial_job_idx + i, job_overrides[i], self.hydra_context, self.config,
+                                       self.task_function, singleton_state)
+                    for i in pending
+                )
+                for i, job_return in jobs:
+                    returns[i] = job_return
+            except TerminatedWorkerError as error:
+                exit_codes = str(error).split("exit codes of the workers are")[-1].split("\n")[0].strip() or "?"
+                killed = [i for i in pending if i not in returns and self._started(sweep_dir, initial_job_idx + i)]
+                for i in killed:
+                    returns[i] = self._killed(sweep_dir, initial_job_idx + i, job_overrides[i], exit_codes)
+                left = [i for i in pending if i not in returns]
+                print(f"sweep: a joblib worker was killed ({exit_codes}); job(s) {', '.join(f'#{initial_job_idx + i}' for i in killed) or 'none'} "
+                      f"recorded as killed, {len(left)} not started yet go on", file=sys.stderr)
+            pending = [i for i in pending if i not in returns]
+        for i in pending:  # workers died before these could start, round after round
+            returns[i] = self._killed(sweep_dir, initial_job_idx + i, job_overrides[i], "workers kept dying")
+        return [returns[i] for i in range(len(job_overrides))]
+
+    @staticmethod
+    def _started(sweep_dir: Path, num: int) -> bool:
+        job_dir = sweep_dir / str(num)  # hydra.sweep.subdir is ${hydra.job.num} (conf/config.yaml)
+        return job_dir.exists() and not (job_dir / OUTCOME_FILE).exists()
+
+    @staticmethod
+    def _killed(sweep_dir: Path, num: int, overrides: Sequence[str], why: str) -> JobReturn:
+        job_dir = sweep_dir / str(num)
+        job_dir.mkdir(parents=True, exist_ok=True)
+        outcome = {"status": "killed", "job": num, "overrides": " ".join(overrides),
+                   "reason": f"its joblib worker was killed ({why}); the next run of the sweep redoes it"}
+        from actlab.sweep import _write_atomic
+
+        _write_atomic(job_dir / OUTCOME_FILE, json.dumps(outcome))
+        return JobReturn(overrides=list(overrides), working_dir=str(job_dir), task_name="run",
+                         status=JobStatus.COMPLETED, _return_value=None)
