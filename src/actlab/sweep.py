@@ -137,11 +137,12 @@ _WARM_UP: list = []  # the warm-up's result generator; kept out of the callback,
 WORKERS_FILE = "joblib_workers.json"
 
 
-def _joblib_arguments(launcher: DictConfig) -> dict[str, Any]:
-    """`joblib.Parallel`'s arguments as Hydra's joblib launcher passes them: its config, with the
-    loky backend and numeric strings as integers (tests/test_sweep.py checks that the launcher
-    then runs its jobs in the workers started here)."""
-    arguments = {k: v for k, v in OmegaConf.to_container(launcher, resolve=True).items() if k != "_target_"}
+def joblib_arguments(settings: dict[str, Any]) -> dict[str, Any]:
+    """`joblib.Parallel`'s arguments from the launcher's settings, as Hydra's joblib plugin makes
+    them: the loky backend (its threading backend cannot run Hydra jobs) and numeric strings as
+    integers. Both the launcher and the early workers (`_start_joblib_workers`) use them, so loky
+    reuses one pool (tests/test_sweep.py checks that the jobs ran in the early workers)."""
+    arguments = {k: v for k, v in settings.items() if k != "_target_"}
     arguments["backend"] = "loky"
     for key in ("pre_dispatch", "batch_size", "max_nbytes"):
         if arguments.get(key):
@@ -161,7 +162,7 @@ def _start_joblib_workers(config: DictConfig) -> None:
         return
     from joblib import Parallel, delayed, effective_n_jobs
 
-    arguments = _joblib_arguments(launcher)
+    arguments = joblib_arguments(OmegaConf.to_container(launcher, resolve=True))
     workers = effective_n_jobs(arguments["n_jobs"])
     _WARM_UP.append(Parallel(**arguments, return_as="generator_unordered")(delayed(_import_run_stack)() for _ in range(workers)))
 

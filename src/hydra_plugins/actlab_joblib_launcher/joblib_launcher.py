@@ -6,7 +6,8 @@ settings (Hydra takes launchers only from the `hydra_plugins` namespace, hence t
 killed job from the one running beside it), so each job that had started and written no outcome is
 recorded as killed (its MLflow run is ended KILLED by the sweep's end, `mark_stale_runs`), and the
 jobs not yet started run on a fresh pool. The next run of the sweep redoes the killed jobs: they
-have no FINISHED run. Relies on the plugin's `_core.execute_job` (tested: tests/test_faults.py).
+have no FINISHED run. Each job runs as Hydra's plugin runs it (`execute_job`, from Hydra's public
+`run_job`), and `joblib.Parallel` gets the plugin's own arguments (actlab.sweep.joblib_arguments).
 """
 
 from __future__ import annotations
@@ -16,16 +17,30 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from hydra.core.hydra_config import HydraConfig
 from hydra.core.singleton import Singleton
-from hydra.core.utils import JobReturn, JobStatus, setup_globals
-from hydra_plugins.hydra_joblib_launcher import _core
+from hydra.core.utils import JobReturn, JobStatus, run_job, setup_globals
 from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher as HydraJoblibLauncher
+from omegaconf import open_dict
 
 OUTCOME_FILE = "outcome.json"  # actlab.sweep's; not imported here: Hydra imports this module at every start
 
 
+def execute_job(idx: int, overrides: Sequence[str], hydra_context, config, task_function, singleton_state) -> JobReturn:
+    """One job in a worker process, as Hydra's joblib plugin runs it."""
+    setup_globals()
+    Singleton.set_state(singleton_state)
+    sweep_config = hydra_context.config_loader.load_sweep_config(config, list(overrides))
+    with open_dict(sweep_config):
+        sweep_config.hydra.job.id = f"{sweep_config.hydra.job.name}_{idx}"
+        sweep_config.hydra.job.num = idx
+    HydraConfig.instance().set_config(sweep_config)
+    return run_job(hydra_context=hydra_context, config=sweep_config, task_function=task_function,
+                   job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")
+
+
 def _numbered(position: int, *args: Any) -> tuple[int, JobReturn]:
-    return position, _core.execute_job(*args)
+    return position, execute_job(*args)
 
 
 class JoblibLauncher(HydraJoblibLauncher):
@@ -37,9 +52,9 @@ class JoblibLauncher(HydraJoblibLauncher):
         assert self.config is not None and self.hydra_context is not None and self.task_function is not None
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        joblib_cfg = dict(self.joblib)
-        joblib_cfg["backend"] = "loky"  # as Hydra's launcher: its threading backend cannot run Hydra jobs
-        _core.process_joblib_cfg(joblib_cfg)
+        from actlab.sweep import joblib_arguments
+
+        joblib_cfg = joblib_arguments(dict(self.joblib))
         singleton_state = Singleton.get_state()
         returns: dict[int, JobReturn] = {}
         pending = list(range(len(job_overrides)))
