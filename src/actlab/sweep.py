@@ -63,21 +63,26 @@ def expand(overrides: list[str], dirs: list[Path] | None = None) -> list[list[st
     import itertools
 
     from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.core.override_parser.types import Glob
-
-    from actlab.config import options
 
     axes: dict[str, list[str]] = {}
     for override in OverridesParser.create().parse_overrides(list(overrides)):
         key = override.get_key_element()
-        if not override.is_sweep_override():
-            values = [override.get_value_element_as_str()]
-        elif isinstance(override.value(), Glob):
-            values = override.value().filter(options(override.key_or_group, dirs))
-        else:
-            values = list(override.sweep_string_iterator())
-        axes[key] = [f"{key}={value}" for value in values]
+        axes[key] = [f"{key}={value}" for value in override_values(override, dirs)]
     return [list(job) for job in itertools.product(*axes.values())]
+
+
+def override_values(override, dirs: list[Path] | None = None) -> list[str]:
+    """The values one parsed override sweeps (one for a plain override); `glob(*)` over a config
+    group takes the group's options from the config search path."""
+    from hydra.core.override_parser.types import Glob
+
+    from actlab.config import options
+
+    if not override.is_sweep_override():
+        return [override.get_value_element_as_str()]
+    if isinstance(override.value(), Glob):
+        return override.value().filter(options(override.key_or_group, dirs))
+    return list(override.sweep_string_iterator())
 
 
 def record_outcome(outcome: dict[str, Any]) -> None:
@@ -200,15 +205,15 @@ def check_sweep_composes(config: DictConfig, config_name: str | None) -> None:
 
     params = config.hydra.sweeper.get("params") or {}
     texts = [f"{key}={value}" for key, value in params.items()] + list(config.hydra.overrides.task)
+    from actlab.config import config_dirs
+
+    dirs = config_dirs(config)
     choices: list[list[str]] = []
     for override in OverridesParser.create().parse_overrides(texts):
         key = override.get_key_element()
-        if override.is_sweep_override():
-            if not override.is_discrete_sweep():
-                return  # ranges and intervals: left to Hydra
-            choices.append([f"{key}={value}" for value in override.sweep_string_iterator()])
-        else:
-            choices.append([f"{key}={override.get_value_element_as_str()}"])
+        if override.is_sweep_override() and not override.is_discrete_sweep():
+            return  # ranges and intervals: left to Hydra
+        choices.append([f"{key}={value}" for value in override_values(override, dirs)])
     first = [values[0] for values in choices]
     compose(config_name=config_name, overrides=first)
     for i, values in enumerate(choices):
