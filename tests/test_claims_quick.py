@@ -7,6 +7,8 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from actlab.claims import CLAIMS
 from conftest import ROOT
 
@@ -25,7 +27,7 @@ for experiment in sys.argv[2:]:
 """
 
 
-def test_every_claim_quick_then_the_report(tmp_path):
+def _quick_claims(tmp_path):
     db = tmp_path / "mlflow.db"
     experiments = [claim.experiment for claim in CLAIMS.values()]
     code = f"DB = {str(db)!r}\nOUT = {str(tmp_path)!r}\n" + SWEEPS
@@ -33,6 +35,11 @@ def test_every_claim_quick_then_the_report(tmp_path):
     assert sweeps.returncode == 0, sweeps.stderr[-3000:]
     assert sweeps.stdout.count("sweep: ") == len(experiments)
     assert "failed" not in sweeps.stdout and "killed" not in sweeps.stdout
+    return db
+
+
+def test_every_claim_quick_then_the_report(tmp_path):
+    db = _quick_claims(tmp_path)
 
     out = tmp_path / "report"
     report = subprocess.run([sys.executable, "-m", "report", "--profile", "quick", "--uri", f"sqlite:///{db}", "--out", str(out)],
@@ -50,8 +57,25 @@ def test_every_claim_quick_then_the_report(tmp_path):
     runs = search_runs(db, "claims-quick")
     assert (runs["tags.report"] == "true").sum() == 1
 
-    # A function from outside the project, through the claims' grids: its own runs only, the
-    # others' reused; then its challenger report, each verdict by the claim's own rule.
+
+
+def test_report_refuses_a_missing_experiment(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "report", "--uri", f"sqlite:///{tmp_path / 'empty.db'}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith("error: no MLflow experiment 'claims-full'")
+
+
+def test_report_rejects_an_unknown_claim():
+    done = subprocess.run([sys.executable, "-m", "report", "--claim", "11"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "invalid choice: 11" in done.stderr
+
+
+@pytest.mark.slow
+def test_a_function_from_outside_the_project_gets_its_challenger_report(tmp_path):
+    """The quick claims, then Serf (examples/serf, copied outside the project) through the claims'
+    grids: its own runs only, the others' reused; then its report, each verdict by the claim's rule."""
+    db = _quick_claims(tmp_path)
     user = tmp_path / "my_conf"
     shutil.copytree(ROOT / "examples" / "serf", user)
     challenger = subprocess.run([sys.executable, "-m", "run", "-m", "--config-dir", str(user), "experiment=challenger",
@@ -70,15 +94,3 @@ def test_every_claim_quick_then_the_report(tmp_path):
     assert len(summary) == len(CLAIMS) and all(any(v in line for v in (*VERDICTS, "does not apply")) for line in summary)
     for figure in ("serf_ranking.png", "serf_claim07_selu_self_normalizes.png", "serf_claim10_formulas_and_code.png"):
         assert (tmp_path / "challengers" / "figures" / figure).stat().st_size > 10_000
-
-
-def test_report_refuses_a_missing_experiment(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "report", "--uri", f"sqlite:///{tmp_path / 'empty.db'}"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2
-    assert done.stderr.strip().splitlines()[-1].startswith("error: no MLflow experiment 'claims-full'")
-
-
-def test_report_rejects_an_unknown_claim():
-    done = subprocess.run([sys.executable, "-m", "report", "--claim", "11"], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2 and "invalid choice: 11" in done.stderr

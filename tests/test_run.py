@@ -18,7 +18,7 @@ from sklearn.datasets import load_digits
 from actlab.probe import STATISTICS
 from actlab.runner import run
 from actlab.track import Store
-from actlab.config import compose
+from actlab.config import ConfigError, compose
 from conftest import CONF, ROOT, TINY, compose_config, run_cli, search_runs
 
 
@@ -183,14 +183,14 @@ def test_a_function_of_ones_own_runs_from_a_config_dir_outside_the_project(tmp_p
 
     # Its faults: one line naming the YAML file, exit status 2, no run.
     (user / "activation" / "broken.yaml").write_text("_target_: my_acts.not_there\n")
+    failed = subprocess.run([sys.executable, "-m", "run", "--config-dir", str(user), "activation=broken", *TINY,
+                             f"tracking.uri=sqlite:///{tmp_path / 'none.db'}", f"hydra.run.dir={tmp_path / 'out'}"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert failed.returncode == 2 and len(failed.stderr.strip().splitlines()) == 1, failed.stderr
+    assert "_target_ my_acts.not_there cannot be imported" in failed.stderr and str(user / "activation" / "broken.yaml") in failed.stderr
     (user / "activation" / "reduces.yaml").write_text("_target_: keras.ops.sum\n")
-    for name, expected in (("broken", "_target_ my_acts.not_there cannot be imported"),
-                           ("reduces", "must map a tensor to one of the same shape")):
-        failed = subprocess.run([sys.executable, "-m", "run", "--config-dir", str(user), f"activation={name}", *TINY,
-                                 f"tracking.uri=sqlite:///{tmp_path / 'none.db'}", f"hydra.run.dir={tmp_path / 'out'}"],
-                                cwd=tmp_path, capture_output=True, text=True, timeout=300)
-        assert failed.returncode == 2 and len(failed.stderr.strip().splitlines()) == 1, failed.stderr
-        assert expected in failed.stderr and str(user / "activation" / f"{name}.yaml") in failed.stderr
+    with pytest.raises(ConfigError, match="must map a tensor to one of the same shape"):
+        run(compose(TINY + [f"tracking.uri=sqlite:///{tmp_path / 'none.db'}", "activation=reduces"], config_dirs=(str(user),)))
     assert not (tmp_path / "none.db").exists()
 
 
