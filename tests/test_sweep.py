@@ -112,6 +112,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # ~30 s; tests/test_faults.py's fast server test runs by default
 def test_sweep_logs_to_a_real_tracking_server(tmp_path):
     port = _free_port()
     server = subprocess.Popen(
