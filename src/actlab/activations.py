@@ -62,8 +62,10 @@ def activation_layers(activation_cfg: dict[str, Any], where: str) -> Callable[[s
     path = activation_cfg["_target_"]
     target = locate(path)  # config.check_targets has checked that it imports
     if isinstance(target, type) and issubclass(target, keras.layers.Layer):
+        make_layer = instantiate({"_target_": path, **params}, _partial_=True, _convert_="all")  # once, not per layer
+
         def make(name: str) -> keras.layers.Layer:
-            return instantiate({"_target_": path, **params}, name=name, _convert_="all")
+            return make_layer(name=name)
     elif callable(target):
         def make(name: str) -> keras.layers.Layer:
             return ElementwiseActivation(path, params, name=name)

@@ -35,12 +35,13 @@ def parts(activation: Callable[[str], keras.layers.Layer], initializer_cfg: dict
     TensorFlow's global seed (whose setting empties TensorFlow's cache of compiled functions)."""
     counter = itertools.count(1)
     takes_seed = "seed" in inspect.signature(locate(initializer_cfg["_target_"])).parameters
+    make_initializer = instantiate(initializer_cfg, _partial_=True)  # Hydra's work once, not per layer
 
     def next_seed() -> int:
         return seed * 1000 + next(counter)
 
     def initializer():
-        return instantiate(initializer_cfg, **({"seed": next_seed()} if takes_seed else {}))
+        return make_initializer(**({"seed": next_seed()} if takes_seed else {}))
 
     def dropout(rate: float, name: str):
         layer = keras.layers.AlphaDropout if alpha_dropout else keras.layers.Dropout

@@ -163,7 +163,8 @@ def _reuse_key(container: dict[str, Any], initializer: dict[str, Any]) -> str | 
     same = {
         "model": container["model"], "activation": container["activation"], "initializer": initializer,
         "dataset": container["dataset"],
-        "optimizer": {k: v for k, v in container["optimizer"].items() if k != "learning_rate"},
+        # A number may differ (it is set on the reused optimizer); a schedule may not.
+        "optimizer": {k: v for k, v in container["optimizer"].items() if k != "learning_rate" or not isinstance(v, (int, float))},
         "trainer": {k: container["trainer"][k] for k in ("steps_per_execution", "probe_batch")},
     }
     return json.dumps(same, sort_keys=True, default=str)

@@ -125,6 +125,9 @@ class _Compiled:
     model: keras.Model
     optimizer: keras.optimizers.Optimizer
     probe: LayerProbe | None
+    # The optimizer's state right after it was built for the model, before any step: what every
+    # new optimizer of this configuration starts from (step count, its own initial accumulators).
+    initial_state: list[np.ndarray] = field(default_factory=list)
 
 
 # Compiled models of earlier jobs in this process, by architecture (see `_compiled`).
@@ -140,17 +143,16 @@ def _compiled(model, optimizer, splits: Splits, trainer: dict[str, Any], probe_e
     initial weights copied in and a fresh optimizer state: the same computation, without tracing."""
     cached = _COMPILED.get(reuse_key) if reuse_key is not None else None
     if cached is not None:
-        # This job's optimizer, built for the cached model's variables, holds exactly the state a
-        # new optimizer starts from (step count, learning rate, its own initial accumulators).
-        optimizer.build(cached.model.trainable_variables)
-        if [v.shape for v in optimizer.variables] == [v.shape for v in cached.optimizer.variables]:
-            _COMPILED.move_to_end(reuse_key)
-            cached.model.set_weights(model.get_weights())
-            for variable, initial in zip(cached.optimizer.variables, optimizer.variables):
-                variable.assign(initial)
-            return cached
-        del _COMPILED[reuse_key]  # an optimizer of another layout: compile this job's model afresh
-        optimizer = type(optimizer).from_config(optimizer.get_config())
+        # Equal keys: the same optimizer configuration but for the learning rate, so the state it
+        # was built with is exactly this job's optimizer's initial state.
+        _COMPILED.move_to_end(reuse_key)
+        cached.model.set_weights(model.get_weights())
+        for variable, initial in zip(cached.optimizer.variables, cached.initial_state):
+            variable.assign(initial)
+        cached.optimizer.learning_rate = float(optimizer.learning_rate)
+        return cached
+    optimizer.build(model.trainable_variables)
+    initial_state = [keras.ops.convert_to_numpy(v) for v in optimizer.variables] if reuse_key is not None else []
     model.compile(
         optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"],
         # Several batches per compiled call: same updates, less Python overhead per step.
@@ -160,7 +162,7 @@ def _compiled(model, optimizer, splits: Splits, trainer: dict[str, Any], probe_e
     if probe_enabled:
         n = min(trainer["probe_batch"], len(splits.y_val))
         probe = LayerProbe(model, splits.x_val[:n], splits.y_val[:n])
-    compiled = _Compiled(model, optimizer, probe)
+    compiled = _Compiled(model, optimizer, probe, initial_state)
     if reuse_key is not None:
         _COMPILED[reuse_key] = compiled
         while len(_COMPILED) > _KEEP_COMPILED:
