@@ -136,7 +136,11 @@ def _mishkin(results: dict) -> Harness | None:
     published = sorted(common, key=lambda a: -MISHKIN_TOP1[a])
     tau = kendall_tau(published, common)
     return Harness(f"mean-rank order of the shared functions: {' > '.join(common)}; Kendall τ with the published order = {tau:.2f}",
-                   int(np.sign(round(tau, 6))), None)
+                   int(np.sign(tau)) if abs(tau) >= TAU_SAME_ORDER else 0, None)
+
+
+# Kendall's τ below this in size is no agreement in order either way (claim 8's own "not supported" line).
+TAU_SAME_ORDER = 0.2
 
 
 def _swish(results: dict) -> Harness | None:
