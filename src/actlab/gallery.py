@@ -87,8 +87,9 @@ def gallery(path: Path, dirs: list[Path] | None = None, names: list[str] | None 
 
     x = np.linspace(-4, 4, 401)
     names = names or options("activation", dirs)
-    rows = math.ceil(len(names) / 5)
-    fig, axes = plt.subplots(rows, 5, figsize=(16, 3.25 * rows + 0.5), sharex=True, squeeze=False)
+    columns = min(5, len(names))  # one function (a challenger's) gets one panel, not a row of blanks
+    rows = math.ceil(len(names) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns + 1.0, 3.25 * rows + 0.5), sharex=True, squeeze=False)
     for ax in axes.ravel()[len(names):]:
         ax.set_visible(False)
     for ax, name in zip(axes.ravel(), names):
@@ -102,10 +103,13 @@ def gallery(path: Path, dirs: list[Path] | None = None, names: list[str] | None 
         ax.set_title(name + (f" ({params})" if params else "") + ("" if config.get("in_article") else " · modern"), fontsize=10)
         ax.set_ylim(-2.2, 4.2)
         ax.grid(alpha=0.3)
-    for ax in axes.ravel()[-5:]:
-        ax.set_xlabel("input x")
+    for index, ax in enumerate(axes.ravel()[:len(names)]):
+        if index + columns >= len(names):  # the lowest panel of its column: it carries the x axis
+            ax.xaxis.set_tick_params(labelbottom=True)
+            ax.set_xlabel("input x")
     axes[0, 0].legend(loc="upper left", fontsize=8)
-    fig.suptitle("Claim 10: every activation in the config tree and its derivative, from the layers the models use")
+    fig.suptitle("Claim 10: every activation in the config tree and its derivative, from the layers the models use"
+                 if len(names) > 1 else f"{names[0]} and its derivative (autodiff)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
