@@ -13,7 +13,6 @@ import json
 import os
 import re
 import signal
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -41,18 +40,6 @@ class RunContext:
 
 def run_name(names: dict[str, str], seed: int) -> str:
     return f"{names['activation']} · {names['model']} · {names['initializer']} · {names['dataset']} · seed {seed}"
-
-
-@functools.lru_cache(maxsize=1)  # the same for every job a sweep worker runs: ask git once
-def _git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(PROJECT_ROOT), "describe", "--always", "--dirty", "--abbrev=40"],
-            capture_output=True, text=True, timeout=5,
-        )
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 @functools.lru_cache(maxsize=1)
@@ -274,35 +261,91 @@ def _run(cfg: DictConfig, context: RunContext, claims: contextlib.ExitStack) -> 
         from actlab.track import Store
 
         store = Store(cfg.tracking.uri, cfg.tracking.experiment, _retry_s(cfg))
+    from actlab import metric_keys
+    from actlab.track import git_commit
+
     tags = {**names, "config_fingerprint": fingerprint, "seed": str(cfg.seed)}
     with store.start_run(run_name(names, cfg.seed), tags, context.parent_run_id) as tracked:
         params = config_stage.flatten(cfg)
         params |= {f"effective.initializer.{k}": v for k, v in initializer.items()} | {"effective.initializer": initializer_name}
-        params |= _versions() | {"git_commit": _git_commit(), "threads": threads}
+        params |= _versions() | {"git_commit": git_commit(), "threads": threads}
         params |= {f"data.{k}": v for k, v in splits.sizes().items()} | {"data.chance": f"{splits.chance():.6g}"}
         params |= {"model.parameters": model.count_params()}
         tracked.log_params(params)
-        result = fit(model, splits, optimizer, trainer, on_epoch=tracked.log_metrics,
+        tracked.log_dataset(names["dataset"], splits.digest, _dataset_profile(splits), {"target": container["dataset"]["_target_"]})
+        result = fit(model, splits, optimizer, trainer,
+                     on_epoch=lambda metrics, step: tracked.log_metrics(metric_keys.epoch_metrics(metrics), step),
                      check_interrupt=_INTERRUPTS.raise_pending, reuse_key=reuse_key, seed=cfg.seed)
-        tracked.log_metrics(result.final, step=len(result.history))
-        with tempfile.TemporaryDirectory() as tmp:
-            _write_artifacts(Path(tmp), cfg, names, context, model, result)
-            tracked.log_artifacts(Path(tmp))
+        # Summaries at step 0: the chart view draws a metric with one value at step 0 as bars.
+        tracked.log_metrics(metric_keys.summary_metrics(result.final), step=0)
+        tracked.log_steps(_depth_profiles(result.layer_table))
+        _log_heatmaps(tracked, result.layer_table, names, cfg.seed)
         status = "finished"
         if result.diverged_epoch is not None:
             # Kept, as FAILED, with the epoch where the loss stopped being finite.
             tracked.status = "FAILED"
             tracked.set_tags({"diverged": "true", "diverged_epoch": result.diverged_epoch})
             status = "diverged"
+        tracked.set_tags({"mlflow.note.content": result_line(names, cfg.seed, status, result, trainer["target_fraction"])})
+        with tempfile.TemporaryDirectory() as tmp:
+            _write_artifacts(Path(tmp), cfg, names, context, model, result)
+            tracked.log_artifacts(Path(tmp))
 
     from actlab.track import ui_command
 
     accuracy = result.final.get("test_accuracy", float("nan"))
-    print(f"run {tracked.run_id} · {status} · test_accuracy {accuracy:.4f} · {ui_command(store.uri)}")
+    if not context.parent_run_id:  # a sweep prints one progress line per job instead (actlab.console)
+        print(f"run {tracked.run_id} · {status} · test_accuracy {accuracy:.4f} · {ui_command(store.uri)} · then open {store.ui_url()}")
     summary = {"status": status, "run_id": tracked.run_id, "fingerprint": fingerprint, **result.final}
     if result.diverged_epoch is not None:
         summary["reason"] = f"diverged: the loss stopped being finite in epoch {result.diverged_epoch}"
     return summary
+
+
+def result_line(names: dict[str, str], seed: int, status: str, result, target_fraction: float) -> str:
+    """The run's result in one line: its MLflow description."""
+    what = f"{names['activation']} · {names['model']} · {names['initializer']} · {names['dataset']} · seed {seed}"
+    final = result.final
+    if status == "diverged":
+        return f"{what}: diverged (the loss stopped being finite in epoch {result.diverged_epoch})"
+    if "test_accuracy" not in final:
+        return f"{what}: {status}, no validation accuracy to select an epoch"
+    return (f"{what}: test accuracy {final['test_accuracy']:.4f} with the weights of epoch {final['best_epoch']} of "
+            f"{len(result.history)} (best validation {final['best_val_accuracy']:.4f}); "
+            f"{final['epochs_to_target']} epoch(s) to reach {target_fraction:.0%} of it")
+
+
+def _dataset_profile(splits) -> dict[str, Any]:
+    return {**splits.sizes(), "input_shape": list(splits.input_shape), "classes": splits.n_classes}
+
+
+def _depth_profiles(layer_table: list[dict[str, Any]]) -> list[tuple[str, float, int]]:
+    """Each statistic against depth (step = hidden layer) at initialization and after the last
+    probed epoch: one chart in the UI shows every run's profile."""
+    from actlab import metric_keys
+    from actlab.probe import STATISTICS
+
+    if not layer_table:
+        return []
+    last = max(row["step"] for row in layer_table)
+    rows = []
+    for phase, step in zip(metric_keys.DEPTH_PHASES, (0, last)):
+        rows += [(metric_keys.depth_profile(stat, phase), row[stat], row["layer"])
+                 for row in layer_table if row["step"] == step for stat in STATISTICS]
+    return rows
+
+
+def _log_heatmaps(tracked, layer_table: list[dict[str, Any]], names: dict[str, str], seed: int) -> None:
+    from actlab import metric_keys
+    from actlab.figures import layer_heatmaps
+    from actlab.probe import STATISTICS
+
+    if not layer_table:
+        return
+    last = max(row["step"] for row in layer_table)
+    title = f"{names['activation']} · {names['model']} · {names['dataset']} · seed {seed}"
+    for stat, image in zip(STATISTICS, layer_heatmaps(layer_table, STATISTICS, title)):
+        tracked.log_image(metric_keys.heatmap(stat), image, step=last)
 
 
 def _write_artifacts(directory: Path, cfg: DictConfig, names: dict[str, str], context: RunContext, model, result) -> None:
@@ -317,4 +360,5 @@ def _write_artifacts(directory: Path, cfg: DictConfig, names: dict[str, str], co
     (directory / "model_summary.txt").write_text("\n".join(lines) + "\n")
     pd.DataFrame(result.layer_table).to_csv(directory / "layer_stats.csv", index=False)
     if result.history:
-        learning_curve(result.history, f"{names['activation']} · {names['model']} · {names['dataset']}", directory / "learning_curve.png")
+        learning_curve(result.history, f"{names['activation']} · {names['model']} · {names['dataset']} · seed {cfg.seed}",
+                       directory / "learning_curve.png")
