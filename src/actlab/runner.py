@@ -33,6 +33,7 @@ class RunContext:
 
     parent_run_id: str | None = None
     skip_finished: bool = False  # a sweep skips configs that already have a FINISHED run
+    in_sweep: bool = False  # one of a sweep's jobs: the sweep's console reports it (actlab.console)
     overrides: tuple[str, ...] = ()
     workers: int = 1  # jobs sharing this machine's cores
     threads: int = 0  # TensorFlow threads for this job; 0 = cores / workers
@@ -232,8 +233,8 @@ def _run(cfg: DictConfig, context: RunContext, claims: contextlib.ExitStack) -> 
         claims.enter_context(store.claim(fingerprint))
         done = store.find_finished(fingerprint)
         if done:
-            print(f"skipped: run {done} already finished this config (fingerprint {fingerprint})")
-            return {"status": "skipped", "run_id": done, "fingerprint": fingerprint}
+            return {"status": "skipped", "run_id": done, "fingerprint": fingerprint,
+                    "reason": f"already finished as run {done}"}
 
     threads = set_threads(context.threads or cfg.trainer.threads, context.workers)
     import tensorflow as tf
@@ -247,8 +248,8 @@ def _run(cfg: DictConfig, context: RunContext, claims: contextlib.ExitStack) -> 
     names = config_stage.names(cfg) | {"initializer": initializer_name}
     trainer = dict(container["trainer"])
     reuse_key = _reuse_key(container, initializer)
-    if trainer["verbose"] == "auto":
-        trainer["verbose"] = 1 if sys.stdout.isatty() else 2
+    if trainer["verbose"] == "auto":  # a sweep's jobs leave the console to the sweep's progress
+        trainer["verbose"] = 0 if context.in_sweep else 1 if sys.stdout.isatty() else 2
 
     if not cfg.tracking.enabled:
         result = fit(model, splits, optimizer, trainer, on_epoch=lambda metrics, step: None,
@@ -294,7 +295,7 @@ def _run(cfg: DictConfig, context: RunContext, claims: contextlib.ExitStack) -> 
     from actlab.track import ui_command
 
     accuracy = result.final.get("test_accuracy", float("nan"))
-    if not context.parent_run_id:  # a sweep prints one progress line per job instead (actlab.console)
+    if not context.in_sweep:  # a sweep prints one progress line per job instead (actlab.console)
         print(f"run {tracked.run_id} · {status} · test_accuracy {accuracy:.4f} · {ui_command(store.uri)} · then open {store.ui_url()}")
     summary = {"status": status, "run_id": tracked.run_id, "fingerprint": fingerprint, **result.final}
     if result.diverged_epoch is not None:
