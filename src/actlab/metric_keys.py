@@ -22,8 +22,8 @@ import math
 
 # Short name -> MLflow key of every summary of a run (logged once, at step 0).
 SUMMARY = {
-    "best_val_accuracy": "best/val_accuracy",
     "test_accuracy": "best/test_accuracy",
+    "best_val_accuracy": "best/val_accuracy",
     "test_loss": "best/test_loss",
     "train_accuracy": "best/train_accuracy",
     "generalization_gap": "best/generalization_gap",
@@ -78,14 +78,17 @@ def heatmap(statistic: str) -> str:
     return f"heatmaps/{statistic}"
 
 
-def epoch_metrics(metrics: dict[str, float]) -> dict[str, float]:
-    """An epoch's metrics as logged: Keras's (loss, val_accuracy, ...) under curves/, the probe's
-    per-layer keys (already named by `layer_series`) as they are."""
-    return {key if key.startswith("layer_") else curve(key): value for key, value in metrics.items()}
+def split_epoch_metrics(metrics: dict[str, float]) -> tuple[dict[str, float], dict[str, float]]:
+    """An epoch's metrics as logged: (Keras's loss, val_accuracy, ... under curves/, the probe's
+    per-layer series, already named by `layer_series`)."""
+    curves = {curve(key): value for key, value in metrics.items() if not key.startswith("layer_")}
+    return curves, {key: value for key, value in metrics.items() if key.startswith("layer_")}
 
 
 def summary_metrics(final: dict[str, float]) -> dict[str, float]:
-    return {SUMMARY.get(name, name): value for name, value in final.items()}
+    """The run's summaries under their keys, in SUMMARY's order (the run page keeps it)."""
+    return {SUMMARY[name]: final[name] for name in SUMMARY if name in final} | {
+        name: value for name, value in final.items() if name not in SUMMARY}
 
 
 def rounded(value: float) -> float:

@@ -274,12 +274,22 @@ def _run(cfg: DictConfig, context: RunContext, claims: contextlib.ExitStack) -> 
         params |= {"model.parameters": model.count_params()}
         tracked.log_params(params)
         tracked.log_dataset(names["dataset"], splits.digest, _dataset_profile(splits), {"target": container["dataset"]["_target_"]})
-        result = fit(model, splits, optimizer, trainer,
-                     on_epoch=lambda metrics, step: tracked.log_metrics(metric_keys.epoch_metrics(metrics), step),
+        # The run page lists metrics in the order they were first written: learning curves go out
+        # as each epoch ends, per-layer series after the summaries and depth profiles, at the end.
+        layer_rows: list[tuple[str, float, int]] = []
+
+        def on_epoch(metrics: dict[str, float], step: int) -> None:
+            curves, layers = metric_keys.split_epoch_metrics(metrics)
+            if curves:
+                tracked.log_metrics(curves, step)
+            layer_rows.extend((key, value, step) for key, value in layers.items())
+
+        result = fit(model, splits, optimizer, trainer, on_epoch=on_epoch,
                      check_interrupt=_INTERRUPTS.raise_pending, reuse_key=reuse_key, seed=cfg.seed)
         # Summaries at step 0: the chart view draws a metric with one value at step 0 as bars.
         tracked.log_metrics(metric_keys.summary_metrics(result.final), step=0)
         tracked.log_steps(_depth_profiles(result.layer_table))
+        tracked.log_steps(layer_rows)
         _log_heatmaps(tracked, result.layer_table, names, cfg.seed)
         status = "finished"
         if result.diverged_epoch is not None:

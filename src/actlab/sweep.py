@@ -146,6 +146,7 @@ def _import_run_stack() -> int:
 
 
 _WARM_UP: list = []  # the warm-up's result generator; kept out of the callback, which jobs unpickle
+_PROGRESS: list = []  # the sweep's console (a thread): likewise
 
 
 WORKERS_FILE = "joblib_workers.json"
@@ -276,7 +277,6 @@ class SweepTracking(Callback):
     def __init__(self) -> None:
         self.store = None
         self.parent_id: str | None = None
-        self.progress = None
         self.axes: list[str] = []
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
@@ -314,7 +314,7 @@ class SweepTracking(Callback):
             _write_atomic(sweep_dir / PARENT_FILE, self.parent_id)
         from actlab.console import SweepProgress
 
-        self.progress = SweepProgress(sweep_dir, total, self.axes, OUTCOME_FILE).start()
+        _PROGRESS[:] = [SweepProgress(sweep_dir, total, self.axes, OUTCOME_FILE).start()]
 
     def _parent(self, config: DictConfig, sweep_dir: Path, total: int | None) -> str:
         """The sweep's parent run: the one an earlier run of the same sweep made (rerun, resumed),
@@ -340,8 +340,9 @@ class SweepTracking(Callback):
         return self.store.start_run(name, tags).run_id
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        if self.progress is not None:
-            self.progress.stop()
+        for progress in _PROGRESS:
+            progress.stop()
+        _PROGRESS.clear()
         if self.store is not None:
             try:
                 # Runs left RUNNING by a job whose worker was killed (SIGKILL) are ended KILLED now.
