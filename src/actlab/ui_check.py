@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("ACTLAB_CHROMIUM", "/usr/bin/chromium")
 SWEEP = ["model=deep_mlp", "activation=relu,selu,tanh,sigmoid", "seed=0,1", "trainer.epochs=6",
          "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
-RENDER_S = 4.0  # the UI draws its charts a few seconds after the page loads
+RENDER_S = 10.0  # the UI draws its charts some seconds after the page loads (longer on a busy machine)
 
 
 class UICheckFailed(AssertionError):
@@ -71,13 +71,20 @@ def _expect(page, text: str, what: str) -> None:
         raise UICheckFailed(f"{what}: no '{text}' on the page ({type(error).__name__})") from None
 
 
+def _screenshot(page, path: Path, full_page: bool = False) -> Path:
+    time.sleep(RENDER_S)
+    page.mouse.move(2, 600)  # no hover highlight on a run or a group
+    page.screenshot(path=path, full_page=full_page)
+    return path
+
+
 def photograph(url: str, out: Path, parent_url: str, run_url: str) -> list[Path]:
     from playwright.sync_api import sync_playwright
 
     shots = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1500, "height": 1450})
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(url)
         _expect(page, "Model training", "the model-training view")
         close = page.get_by_role("button", name="Close")  # the assistant's side panel, if shown
@@ -87,24 +94,23 @@ def photograph(url: str, out: Path, parent_url: str, run_url: str) -> list[Path]
         page.get_by_role("button", name="Group by").click()
         page.get_by_text("activation", exact=True).first.click()
         _expect(page, "Group: relu", "runs grouped by activation")
-        time.sleep(RENDER_S)
-        for query, name, checks in (
-            ("test_accuracy|curves/val_accuracy", "ui_accuracy_by_activation.png", ["best/test_accuracy", "curves/val_accuracy"]),
-            ("depth_.*/act_std", "ui_depth_profile.png", ["depth_init/act_std", "depth_trained/act_std"]),
-        ):
-            page.get_by_placeholder("Search metric charts").fill(query)  # a regular expression
-            for text in checks:
-                _expect(page, text, f"the chart {text}")
-            time.sleep(RENDER_S)
-            page.screenshot(path=out / name)
-            shots.append(out / name)
+        page.get_by_placeholder("Search metric charts").fill("test_accuracy|curves/val_accuracy")  # a regex
+        for text in ("best/test_accuracy", "curves/val_accuracy"):
+            _expect(page, text, f"the chart {text}")
+        shots.append(_screenshot(page, out / "ui_accuracy_by_activation.png"))
+        for phase in ("init", "trained"):  # one chart each, full screen: every group's legend shows
+            key = f"depth_{phase}/act_std"
+            page.get_by_placeholder("Search metric charts").fill(key)
+            _expect(page, key, f"the chart {key}")
+            card = page.get_by_text(key, exact=True).first.locator("xpath=ancestor::*[count(.//button)>=2][1]")
+            card.get_by_role("button").first.click()  # the card's full-screen button
+            shots.append(_screenshot(page, out / f"ui_depth_{phase}.png"))
+            page.keyboard.press("Escape")
         for target, name, text in ((run_url, "ui_run_page.png", "best/test_accuracy"),
                                    (parent_url, "ui_sweep_parent.png", "sweep_summary.png")):
             page.goto(target)
             _expect(page, text, name)
-            time.sleep(RENDER_S)
-            page.screenshot(path=out / name, full_page=True)
-            shots.append(out / name)
+            shots.append(_screenshot(page, out / name, full_page=True))
         browser.close()
     return shots
 
