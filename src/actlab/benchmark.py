@@ -88,9 +88,9 @@ def _paired_fits(model: str, repeats: int, db: Path) -> tuple[list[float], list[
     import keras
 
     from actlab.config import compose
-    from actlab.runner import build
+    from actlab.runner import build, tracked_fit
     from actlab.track import Store
-    from actlab.train import batches, fit
+    from actlab.train import batches
 
     cfg = compose([f"model={model}", "trainer.epochs=10", "trainer.verbose=0", "activation=relu", "initializer=he_normal"])
     store = Store(f"sqlite:///{db}", "bench")
@@ -103,14 +103,15 @@ def _paired_fits(model: str, repeats: int, db: Path) -> tuple[list[float], list[
 
     def ours() -> float:
         container, _, _, splits, net, optimizer = fresh()
+        start = time.perf_counter()
         with store.start_run("bench", {}) as run:
-            result = fit(net, splits, optimizer, container["trainer"], on_epoch=run.log_metrics)
-            end = time.perf_counter()
+            result = tracked_fit(run, net, splits, optimizer, container["trainer"], "bench")
         for key, seconds in result.probe_cpu_s.items():
             cpu[key] += seconds
         cpu["MLflow writes"] += run.writer_cpu_s
-        # The fit, and the wait at the run's end for the metric writer to finish (not the test evaluation).
-        return result.final["train_time_s"] + time.perf_counter() - end
+        # Everything the run does but the test evaluation: the fit, then its summaries, depth
+        # profiles, per-layer series and heatmaps, and the wait for the metric writer to finish.
+        return time.perf_counter() - start - result.evaluate_s
 
     def bare() -> float:
         container, _, _, splits, net, optimizer = fresh()

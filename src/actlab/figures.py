@@ -298,28 +298,46 @@ def _rgb(fig):
 
 def layer_heatmaps(layer_table: list[dict], statistics, title: str) -> list:
     """One image per statistic: hidden layer (rows, first at the top) x epoch (columns, 0 = the
-    initialized network), coloured by value with the scale beside it."""
+    initialized network), viridis-coloured, with its scale. Drawn with numpy and Pillow rather than
+    matplotlib (about 0.1 s of CPU per figure): every run logs five, at the end of its training."""
     import numpy as np
+    from PIL import Image, ImageDraw
 
     steps = sorted({row["step"] for row in layer_table})
     layers = sorted({row["layer"] for row in layer_table})
+    # Small on purpose: MLflow encodes each image twice (PNG and WebP), the cost of a larger one.
+    col, row_h = max(4, 180 // len(steps)), max(3, 120 // len(layers))
+    left, top, right, bottom = 22, 30, 56, 16
+    width, height = left + col * len(steps) + right, top + row_h * len(layers) + bottom
+    lut = (_VIRIDIS * 255).astype(np.uint8)
     images = []
     for stat in statistics:
         grid = np.full((len(layers), len(steps)), np.nan)
         for row in layer_table:
             grid[layers.index(row["layer"]), steps.index(row["step"])] = row[stat]
-        fig, ax = plt.subplots(figsize=(4.2, 3.4))
-        shown = ax.imshow(grid, aspect="auto", cmap="viridis", interpolation="nearest",
-                          extent=(steps[0] - 0.5, steps[-1] + 0.5, layers[-1] + 0.5, layers[0] - 0.5))
-        fig.colorbar(shown, ax=ax, label=stat)
-        ax.set_xlabel("epoch (0 = at init)")
-        ax.set_ylabel("hidden layer")
-        integer_ticks(ax)
-        integer_ticks(ax, "y")
-        ax.set_title(f"{stat}\n{title}", fontsize=8)
-        fig.tight_layout()
-        images.append(_rgb(fig))
+        low, high = (float(np.nanmin(grid)), float(np.nanmax(grid))) if np.isfinite(grid).any() else (0.0, 1.0)
+        scaled = np.nan_to_num((grid - low) / ((high - low) or 1.0), nan=-1.0)
+        cells = np.where(scaled[..., None] < 0, 160, lut[np.clip((scaled * 255).astype(int), 0, 255)]).astype(np.uint8)
+        canvas = np.full((height, width, 3), 255, dtype=np.uint8)
+        canvas[top:top + row_h * len(layers), left:left + col * len(steps)] = cells.repeat(row_h, 0).repeat(col, 1)
+        bar_x = width - right + 6
+        bar = lut[np.linspace(255, 0, row_h * len(layers)).astype(int)]
+        canvas[top:top + row_h * len(layers), bar_x:bar_x + 10] = bar[:, None, :]
+        image = Image.fromarray(canvas)
+        draw = ImageDraw.Draw(image)
+        draw.text((4, 2), f"{stat}: hidden layer x epoch", fill=(0, 0, 0))
+        draw.text((4, 15), title[:52], fill=(90, 90, 90))
+        draw.text((4, top), f"{layers[0]}", fill=(0, 0, 0))
+        draw.text((4, top + row_h * len(layers) - 11), f"{layers[-1]}", fill=(0, 0, 0))
+        draw.text((left, height - 13), f"epoch {steps[0]}", fill=(0, 0, 0))
+        draw.text((left + col * len(steps) - 12, height - 13), f"{steps[-1]}", fill=(0, 0, 0))
+        draw.text((bar_x + 12, top - 2), f"{high:.3g}", fill=(0, 0, 0))
+        draw.text((bar_x + 12, top + row_h * len(layers) - 10), f"{low:.3g}", fill=(0, 0, 0))
+        images.append(np.asarray(image))
     return images
+
+
+_VIRIDIS = matplotlib.colormaps["viridis"](__import__("numpy").linspace(0, 1, 256))[:, :3]
 
 
 def sweep_summary(runs, group: str, depth_profiles: dict, path: Path, title: str) -> None:

@@ -274,23 +274,8 @@ def _run(cfg: DictConfig, context: RunContext, claims: contextlib.ExitStack) -> 
         params |= {"model.parameters": model.count_params()}
         tracked.log_params(params)
         tracked.log_dataset(names["dataset"], splits.digest, _dataset_profile(splits), {"target": container["dataset"]["_target_"]})
-        # The run page lists metrics in the order they were first written: learning curves go out
-        # as each epoch ends, per-layer series after the summaries and depth profiles, at the end.
-        layer_rows: list[tuple[str, float, int]] = []
-
-        def on_epoch(metrics: dict[str, float], step: int) -> None:
-            curves, layers = metric_keys.split_epoch_metrics(metrics)
-            if curves:
-                tracked.log_metrics(curves, step)
-            layer_rows.extend((key, value, step) for key, value in layers.items())
-
-        result = fit(model, splits, optimizer, trainer, on_epoch=on_epoch,
-                     check_interrupt=_INTERRUPTS.raise_pending, reuse_key=reuse_key, seed=cfg.seed)
-        # Summaries at step 0: the chart view draws a metric with one value at step 0 as bars.
-        tracked.log_metrics(metric_keys.summary_metrics(result.final), step=0)
-        tracked.log_steps(_depth_profiles(result.layer_table))
-        tracked.log_steps(layer_rows)
-        _log_heatmaps(tracked, result.layer_table, names, cfg.seed)
+        result = tracked_fit(tracked, model, splits, optimizer, trainer, run_name(names, cfg.seed),
+                             check_interrupt=_INTERRUPTS.raise_pending, reuse_key=reuse_key, seed=cfg.seed)
         status = "finished"
         if result.diverged_epoch is not None:
             # Kept, as FAILED, with the epoch where the loss stopped being finite.
@@ -311,6 +296,30 @@ def _run(cfg: DictConfig, context: RunContext, claims: contextlib.ExitStack) -> 
     if result.diverged_epoch is not None:
         summary["reason"] = f"diverged: the loss stopped being finite in epoch {result.diverged_epoch}"
     return summary
+
+
+def tracked_fit(tracked, model, splits, optimizer, trainer: dict[str, Any], title: str, **fit_options):
+    """`train.fit` with every metric and image of the run sent to `tracked`. The run page lists
+    metrics in the order they were first written: learning curves go out as each epoch ends; the
+    summaries, depth profiles and per-layer series (held until then), and the heatmaps, at the end."""
+    from actlab import metric_keys
+    from actlab.train import fit
+
+    layer_rows: list[tuple[str, float, int]] = []
+
+    def on_epoch(metrics: dict[str, float], step: int) -> None:
+        curves, layers = metric_keys.split_epoch_metrics(metrics)
+        if curves:
+            tracked.log_metrics(curves, step)
+        layer_rows.extend((key, value, step) for key, value in layers.items())
+
+    result = fit(model, splits, optimizer, trainer, on_epoch=on_epoch, **fit_options)
+    # Summaries at step 0: the chart view draws a metric with one value at step 0 as bars.
+    tracked.log_metrics(metric_keys.summary_metrics(result.final), step=0)
+    tracked.log_steps(_depth_profiles(result.layer_table))
+    tracked.log_steps(layer_rows)
+    _log_heatmaps(tracked, result.layer_table, title)
+    return result
 
 
 def result_line(names: dict[str, str], seed: int, status: str, result, target_fraction: float) -> str:
@@ -346,7 +355,7 @@ def _depth_profiles(layer_table: list[dict[str, Any]]) -> list[tuple[str, float,
     return rows
 
 
-def _log_heatmaps(tracked, layer_table: list[dict[str, Any]], names: dict[str, str], seed: int) -> None:
+def _log_heatmaps(tracked, layer_table: list[dict[str, Any]], title: str) -> None:
     from actlab import metric_keys
     from actlab.figures import layer_heatmaps
     from actlab.probe import STATISTICS
@@ -354,7 +363,6 @@ def _log_heatmaps(tracked, layer_table: list[dict[str, Any]], names: dict[str, s
     if not layer_table:
         return
     last = max(row["step"] for row in layer_table)
-    title = f"{names['activation']} · {names['model']} · {names['dataset']} · seed {seed}"
     for stat, image in zip(STATISTICS, layer_heatmaps(layer_table, STATISTICS, title)):
         tracked.log_image(metric_keys.heatmap(stat), image, step=last)
 

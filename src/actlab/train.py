@@ -32,6 +32,7 @@ class FitResult:
     # CPU seconds spent on the probe (its helper thread) and on copying weights for it (training
     # thread): what the benchmark reports as the probe's cost.
     probe_cpu_s: dict[str, float] = field(default_factory=dict)
+    evaluate_s: float = 0.0  # the test evaluation after training (and the latency measurement)
 
 
 class _EpochRecorder(keras.callbacks.Callback):
@@ -255,6 +256,7 @@ def fit(
         return result
 
     result.final.update(convergence(finite, trainer["target_fraction"]))
+    evaluation_start = time.perf_counter()
     # The test split is read once, with the weights of the best validation epoch.
     model.set_weights(recorder.best_weights)
     test_loss, test_accuracy = model.evaluate(batches(splits.x_test, splits.y_test, 1024), verbose=0)
@@ -268,6 +270,7 @@ def fit(
     )
     if trainer["latency_repeats"]:
         result.final["inference_ms"] = inference_ms(model, splits.x_val, trainer["latency_repeats"])
+    result.evaluate_s = time.perf_counter() - evaluation_start
     return result
 
 
