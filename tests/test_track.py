@@ -91,3 +91,20 @@ def test_a_store_that_exists_is_opened_as_it_is(tmp_path):
     again = Store(f"sqlite:///{tmp_path / 'mlflow.db'}", "t")
     assert again.experiment_id == store.experiment_id
     assert again.client.get_run(run.run_id).data.metrics == {"loss": 1.0}
+
+
+def test_the_readme_lists_every_metric_key_as_the_code_names_them():
+    from actlab import metric_keys
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    assert metric_keys.readme_table() in readme
+    assert set(metric_keys.SUMMARY.values()) <= set(metric_keys.DESCRIPTIONS)
+
+
+def test_values_are_logged_to_six_significant_digits():
+    from actlab.metric_keys import rounded
+
+    assert rounded(0.8773333430290222) == 0.877333
+    assert rounded(123456789.0) == 123457000.0 and rounded(1.23456789e-7) == 1.23457e-7
+    assert rounded(0.0) == 0.0 and rounded(float("inf")) == float("inf")

@@ -40,8 +40,8 @@ SIGNIFICANT_DIGITS = 6
 
 # What each key means, for the README's table (key pattern -> meaning).
 DESCRIPTIONS = {
-    "best/val_accuracy": "best validation accuracy over the epochs (selects the weights tested)",
     "best/test_accuracy": "test accuracy of the validation-selected weights (the test split is read once)",
+    "best/val_accuracy": "best validation accuracy over the epochs (selects the weights tested)",
     "best/test_loss": "test loss of those weights",
     "best/train_accuracy": "training accuracy at the selected epoch",
     "best/generalization_gap": "training minus validation accuracy at the selected epoch",
