@@ -87,6 +87,20 @@ def test_sigkilled_sweep_resumes_without_duplicates(tmp_path):
     again = subprocess.run([*args, f"hydra.sweep.dir={tmp_path / 'third'}"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert "sweep: 6 skipped" in again.stdout
 
+    # One parent for the sweep, however often it was run, resumed or rerun, and one line per job.
+    runs = search_runs(db)
+    parents = runs[runs["tags.sweep"] == "true"]
+    assert len(parents) == 1 and parents.iloc[0]["tags.mlflow.runName"] == "sweep · activation × seed · 6 jobs"
+    assert parents.iloc[0]["status"] == "FINISHED"
+    children = runs[runs["tags.mlflow.parentRunId"] == parents.iloc[0]["run_id"]]
+    assert len(children[children["status"] == "FINISHED"]) == 6
+    client = MlflowClient(f"sqlite:///{db}")
+    assert {a.path for a in client.list_artifacts(parents.iloc[0]["run_id"])} == {"sweep_summary.png", "sweep_jobs.csv"}
+    lines = again.stdout.splitlines()
+    assert sum(line.startswith("[") and "/6] " in line for line in lines) == 6
+    assert any(line.startswith("[") and "elu · seed 1 · skipped · already finished as run " in line for line in lines)
+    assert again.stdout.count("mlflow ui --backend-store-uri") == 1
+
 
 def test_one_diverging_job_does_not_stop_the_others(tmp_path):
     done = _sweep(tmp_path, "optimizer=sgd", "optimizer.learning_rate=0.01,1e6,0.02", "trainer.epochs=2")
