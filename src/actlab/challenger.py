@@ -156,12 +156,14 @@ def build_challenger_report(uri: str, name: str, profile: str, dirs: list[Path],
     import time
 
     from actlab.gallery import activation_config
-    from actlab.report import VERDICT_MARK, ReportData, _machine, _versions
+    from actlab.report import VERDICT_MARK, ReportData, _machine, _versions, used_runs, warn_newer
+    from actlab.version import describe as describe_versions
     from actlab.track import Store
 
     started = time.perf_counter()
     store = Store(uri, f"claims-{profile}")
     data = ReportData(store)
+    warn_newer(data.ignored)
     places = claim_places(dirs)
     by_experiment = {claim.experiment: claim for claim in CLAIMS.values()}
     evidences, missing = {}, 0
@@ -194,6 +196,7 @@ def build_challenger_report(uri: str, name: str, profile: str, dirs: list[Path],
         f"- **Suggested initializer:** {config.get('suggested_initializer', 'glorot_uniform')}",
         f"- **Machine:** {_machine()}; {_versions()}",
         f"- **Runs of {name} missing:** {missing}" + (" (run the challenger sweep first)" if missing else ""),
+        f"- **Code versions:** {describe_versions(used_runs(data, list(evidences.values())), data.ignored)}",
         f"- **Report time:** {time.perf_counter() - started:.0f} s",
         "",
         "| # | The article says | How it is asked of " + name + " | Verdict |",

@@ -24,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from actlab import config as config_stage
 from actlab.config import ConfigError
+from actlab.version import COMMIT_TAG, RESULTS_VERSION, TAG as RESULTS_TAG
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -243,9 +244,10 @@ def _run(cfg: DictConfig, context: RunContext, claims: contextlib.ExitStack) -> 
         store = Store(cfg.tracking.uri, cfg.tracking.experiment, _retry_s(cfg))
         # Another sweep into the same store may be training this config right now: wait for it.
         claims.enter_context(store.claim(fingerprint))
-        done = store.find_finished(fingerprint)
+        done = store.find_finished(fingerprint, RESULTS_VERSION)
         if done:
-            print(f"skipped: run {done} already finished this config (fingerprint {fingerprint})")
+            print(f"skipped: run {done} already finished this config (fingerprint {fingerprint}, "
+                  f"results version {RESULTS_VERSION})")
             return {"status": "skipped", "run_id": done, "fingerprint": fingerprint}
 
     threads = set_threads(context.threads or cfg.trainer.threads, context.workers)
@@ -274,7 +276,9 @@ def _run(cfg: DictConfig, context: RunContext, claims: contextlib.ExitStack) -> 
         from actlab.track import Store
 
         store = Store(cfg.tracking.uri, cfg.tracking.experiment, _retry_s(cfg))
-    tags = {**names, "config_fingerprint": fingerprint, "seed": str(cfg.seed)}
+    # The results version and commit: resume and the report use only runs of this code's version.
+    tags = {**names, "config_fingerprint": fingerprint, "seed": str(cfg.seed),
+            RESULTS_TAG: str(RESULTS_VERSION), COMMIT_TAG: _git_commit()}
     with store.start_run(run_name(names, cfg.seed), tags, context.parent_run_id) as tracked:
         params = config_stage.flatten(cfg)
         params |= {f"effective.initializer.{k}": v for k, v in initializer.items()} | {"effective.initializer": initializer_name}
