@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from actlab import version
+from actlab.claims import CLAIMS
 from actlab.config import fingerprint
 from actlab.report import ReportData, _evidence_table, used_runs
 from actlab.runner import RunContext, run
@@ -161,3 +162,19 @@ def test_a_sweep_reruns_a_config_whose_only_finished_run_is_of_another_version(t
 @pytest.mark.parametrize("commit, short", [(COMMIT, COMMIT[:12]), (COMMIT + "-dirty", COMMIT[:12] + "-dirty"), ("unknown", "unknown")])
 def test_short_commit_keeps_dirty_visible(commit, short):
     assert version.short_commit(commit) == short
+
+
+def test_the_report_header_states_the_code_versions(tmp_path, capsys):
+    """A whole report (one claim) on a store holding only runs of other versions: none is used,
+    the header says so and counts them, and a newer version is warned about."""
+    from actlab.report import build_report, expected_jobs
+
+    store = Store(f"sqlite:///{tmp_path / 'mlflow.db'}", "claims-quick")
+    job = expected_jobs(CLAIMS[2].experiment, "quick").iloc[0]["fingerprint"]
+    _hand_made(store, job, None)
+    _hand_made(store, job, NEWER)
+    path = build_report(store.uri, "quick", [2], tmp_path / "out", log_to_mlflow=False)
+    header = path.read_text().split("## Summary")[0]
+    assert (f"- **Code versions:** results version {RESULTS_VERSION} (this code's); the 0 runs used come from git commits none. "
+            f"Ignored: 2 runs of other results versions in the store (1 of legacy runs without a version, 1 of version {NEWER})") in header
+    assert "newer results version" in capsys.readouterr().err
