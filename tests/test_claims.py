@@ -73,7 +73,7 @@ def _dying(relu_dead: float, elu_dead: float) -> Evidence:
             for s in SEEDS:
                 dead = {"relu": relu_dead, "elu": elu_dead}.get(a, 0.0) if lr == "0.1" else 0.0
                 rows.append({"activation": a, "optimizer.learning_rate": lr, "seed": s,
-                             "dead_frac/layer_01": dead, "dead_frac/layer_02": dead})
+                             "layer_dead_frac/01": dead, "layer_dead_frac/02": dead})
     return Evidence(_table(rows))
 
 
@@ -239,7 +239,7 @@ def _collapsing(chance: float | None = 0.1) -> Evidence:
             for s in SEEDS:
                 collapse = lr == "0.1" and a in ("relu", "elu")
                 dead = 0.65 if collapse else (0.3 if a == "relu" and lr == "0.01" else 0.0)
-                rows.append({"activation": a, "optimizer.learning_rate": lr, "seed": s, "dead_frac/layer_01": dead,
+                rows.append({"activation": a, "optimizer.learning_rate": lr, "seed": s, "layer_dead_frac/01": dead,
                              "best_val_accuracy": 0.1 if collapse else 0.9 - float(lr), "chance": chance})
     return Evidence(_table(rows))
 

@@ -214,7 +214,7 @@ def test_tracking_server_back_within_retry_s_loses_nothing(tmp_path):
         client = MlflowClient(url)
         for run in client.search_runs([client.get_experiment_by_name("activation-lab").experiment_id]):
             if "mlflow.parentRunId" in run.data.tags:
-                assert len(client.get_metric_history(run.info.run_id, "val_accuracy")) == 40
+                assert len(client.get_metric_history(run.info.run_id, "curves/val_accuracy")) == 40
     finally:
         _kill(server)
 

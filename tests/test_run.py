@@ -15,6 +15,7 @@ import pytest
 from mlflow import MlflowClient
 from sklearn.datasets import load_digits
 
+from actlab import metric_keys
 from actlab.probe import STATISTICS
 from actlab.runner import run
 from actlab.track import Store
@@ -36,19 +37,32 @@ def test_tracked_run_records_everything(tiny_cfg, tmp_path):
     assert row["params.version.tensorflow"] and row["params.git_commit"]
     digits = np.bincount(load_digits().target)  # stratified splits: the validation split's majority share is the dataset's
     assert float(row["params.data.chance"]) == pytest.approx(digits.max() / digits.sum(), abs=0.01)
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    # Summaries once, at step 0 (bars in the chart view), rounded to 6 significant digits.
     for final in ("test_accuracy", "test_loss", "best_val_accuracy", "best_epoch", "train_time_s",
                   "epochs_to_target", "val_accuracy_auc"):
-        assert not math.isnan(row[f"metrics.{final}"]), final
-
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+        history = client.get_metric_history(result["run_id"], metric_keys.SUMMARY[final])
+        assert [m.step for m in history] == [0] and not math.isnan(history[0].value), final
+        assert history[0].value == float(f"{result[final]:.6g}"), final
     for metric in ("loss", "accuracy", "val_loss", "val_accuracy", "epoch_time_s"):
-        assert [m.step for m in client.get_metric_history(result["run_id"], metric)] == [1, 2]
+        assert [m.step for m in client.get_metric_history(result["run_id"], f"curves/{metric}")] == [1, 2]
     for stat in STATISTICS:
         for layer in (1, 2, 3):
-            steps = [m.step for m in client.get_metric_history(result["run_id"], f"{stat}/layer_{layer:02d}")]
+            steps = [m.step for m in client.get_metric_history(result["run_id"], f"layer_{stat}/{layer:02d}")]
             assert steps == [0, 1, 2], (stat, layer)
+        for phase in ("init", "trained"):  # against depth: step = hidden layer
+            profile = client.get_metric_history(result["run_id"], f"depth_{phase}/{stat}")
+            assert sorted(m.step for m in profile) == [1, 2, 3], (stat, phase)
     artifacts = {a.path for a in client.list_artifacts(result["run_id"])}
-    assert artifacts == {"config.yaml", "overrides.yaml", "model_summary.txt", "layer_stats.csv", "learning_curve.png"}
+    assert artifacts == {"config.yaml", "overrides.yaml", "model_summary.txt", "layer_stats.csv", "learning_curve.png", "images"}
+    images = {a.path.split("+")[0] for a in client.list_artifacts(result["run_id"], "images")}  # MLflow's file names
+    assert images == {f"images/heatmaps~{stat}" for stat in STATISTICS}, images
+    # The fields the UI shows: description, source, commit, user, dataset.
+    tags = client.get_run(result["run_id"]).data.tags
+    assert tags["mlflow.note.content"].startswith("selu · mlp · lecun_normal · digits · seed 0: test accuracy ")
+    assert tags["mlflow.source.name"] and len(tags["mlflow.source.git.commit"]) == 40 and tags["mlflow.user"]
+    dataset = client.get_run(result["run_id"]).inputs.dataset_inputs[0].dataset
+    assert dataset.name == "digits" and len(dataset.digest) == 8 and '"n_train"' in dataset.profile
     table = client.download_artifacts(result["run_id"], "layer_stats.csv", str(tmp_path))
     import pandas as pd
 
@@ -71,7 +85,7 @@ def test_same_seed_same_metrics(tiny_cfg, tmp_path):
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
 
     def history(run_id):
-        return [(m.step, m.value) for name in ("loss", "val_accuracy", "act_std/layer_02")
+        return [(m.step, m.value) for name in ("curves/loss", "curves/val_accuracy", "layer_act_std/02", "depth_trained/act_std")
                 for m in client.get_metric_history(run_id, name)]
 
     assert history(first["run_id"]) == history(second["run_id"])
@@ -124,7 +138,9 @@ def test_cli_run_ends_with_the_one_line_summary(tmp_path):
     last = done.stdout.strip().splitlines()[-1]
     run_id = search_runs(db).iloc[0]["run_id"]
     assert last.startswith(f"run {run_id} · finished · test_accuracy 0.")
-    assert last.endswith(f"mlflow ui --backend-store-uri sqlite:///{db}")
+    # The UI command, and the URL of the experiment's runs as charts in the model-training view.
+    assert f"· mlflow ui --backend-store-uri sqlite:///{db} · then open http://127.0.0.1:5000/#/experiments/1/runs?" in last
+    assert last.endswith("workflowType=machine_learning&compareRunsMode=CHART")
     # TensorFlow's start-up notices ("Could not find cuda drivers", ...) are not passed on.
     assert "cuda drivers" not in done.stderr and "absl::InitializeLog" not in done.stderr, done.stderr
 
@@ -179,7 +195,7 @@ def test_a_function_of_ones_own_runs_from_a_config_dir_outside_the_project(tmp_p
     assert row["status"] == "FINISHED" and row["tags.activation"] == "serf" and row["tags.initializer"] == "he_normal"
     assert row["params.activation._target_"] == "my_acts.serf"
     client = MlflowClient(f"sqlite:///{db}")
-    assert [m.step for m in client.get_metric_history(row["run_id"], "saturated_frac/layer_01")] == [0, 1]
+    assert [m.step for m in client.get_metric_history(row["run_id"], "layer_saturated_frac/01")] == [0, 1]
 
     # Its faults: one line naming the YAML file, exit status 2, no run.
     (user / "activation" / "broken.yaml").write_text("_target_: my_acts.not_there\n")

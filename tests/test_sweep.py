@@ -138,7 +138,7 @@ def test_sweep_logs_to_a_real_tracking_server(tmp_path):
         runs = client.search_runs([experiment.experiment_id])
         children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
         assert len(runs) == 3 and len(children) == 2
-        assert all(r.info.status == "FINISHED" and "test_accuracy" in r.data.metrics for r in children)
+        assert all(r.info.status == "FINISHED" and "best/test_accuracy" in r.data.metrics for r in children)
         assert {a.path for a in client.list_artifacts(children[0].info.run_id)} >= {"layer_stats.csv", "config.yaml"}
         assert (tmp_path / "server.db").exists()  # the server's own store holds them
     finally:

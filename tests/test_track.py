@@ -15,10 +15,10 @@ def test_queued_metrics_are_all_written_in_order_by_the_time_the_run_ends(tmp_pa
     store = Store(f"sqlite:///{tmp_path / 'mlflow.db'}", "t")
     with store.start_run("r", {}) as run:
         for step in range(30):
-            run.log_metrics({"loss": 1.0 / (step + 1), **{f"act_mean/layer_{i:02d}": step for i in range(1, 41)}}, step)
+            run.log_metrics({"loss": 1.0 / (step + 1), **{f"layer_act_mean/{i:02d}": step for i in range(1, 41)}}, step)
     history = store.client.get_metric_history(run.run_id, "loss")
     assert [m.step for m in sorted(history, key=lambda m: m.step)] == list(range(30))
-    assert len(store.client.get_metric_history(run.run_id, "act_mean/layer_40")) == 30
+    assert len(store.client.get_metric_history(run.run_id, "layer_act_mean/40")) == 30
     assert store.client.get_run(run.run_id).info.status == "FINISHED"
 
 

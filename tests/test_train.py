@@ -34,7 +34,7 @@ def test_each_steps_statistics_are_of_the_weights_at_that_step_though_computed_w
     np.testing.assert_array_equal(table[0], initialized)
     assert not np.array_equal(table[1], table[0]) and not np.array_equal(table[3], table[1])
     assert [step for step, _ in sent] == [0, 1, 2, 3]  # delivered in order, every one
-    assert all(metrics["act_mean/layer_01"] == table[step][0, 0] for step, metrics in sent)
+    assert all(metrics["layer_act_mean/01"] == table[step][0, 0] for step, metrics in sent)
     assert all("val_accuracy" in metrics for step, metrics in sent if step > 0)
 
 

@@ -33,7 +33,7 @@ def _runs(rows: list[tuple[str, str, object, object, float]]) -> pd.DataFrame:
         "tags.config_fingerprint": [r[1] for r in rows],
         "tags.results_version": [r[2] for r in rows],
         "tags.git_commit": [r[3] for r in rows],
-        "metrics.test_accuracy": [r[4] for r in rows],
+        "metrics.best/test_accuracy": [r[4] for r in rows],  # read back as test_accuracy
     })
 
 

@@ -29,7 +29,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from actlab import figures
+from actlab import figures, metric_keys
 from actlab.stats import ALPHA, friedman, holm, holm_family, kendall_tau, kendall_w, median_ci, paired, ratio_test
 
 SUPPORTED, NOT_SUPPORTED, MIXED, INCONCLUSIVE = "supported", "not supported", "mixed", "inconclusive"
@@ -345,7 +345,7 @@ DEAD_NONE = 0.05
 def _dead_table(evidence: Evidence) -> pd.DataFrame:
     """Every job (diverged ones are counted, not judged) with its dead share, learning rate, collapse."""
     table = with_collapse(evidence.table)
-    dead_cols = [c for c in table if c.startswith("dead_frac/layer_")]
+    dead_cols = [c for c in table if c.startswith(metric_keys.layer_prefix("dead_frac"))]
     table["dead_share"] = table[dead_cols].apply(pd.to_numeric, errors="coerce").mean(axis=1)
     table["lr"] = _col(table, "optimizer.learning_rate")
     table["best_val_accuracy"] = _col(table, "best_val_accuracy")

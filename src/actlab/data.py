@@ -8,6 +8,7 @@ statistics, because SELU's self-normalization assumes zero-mean, unit-variance i
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -101,6 +102,8 @@ class Splits:
     n_classes: int
     # Shape of one input as the model sees it: (features,) or (height, width, channels).
     input_shape: tuple[int, ...]
+    # Identifies the data and its split (MLflow's dataset digest): equal digests, equal splits.
+    digest: str = ""
 
     def sizes(self) -> dict[str, int]:
         return {"n_train": len(self.y_train), "n_val": len(self.y_val), "n_test": len(self.y_test)}
@@ -121,6 +124,12 @@ def _load_raw(loader_json: str) -> tuple[np.ndarray, np.ndarray]:
     _, y = np.unique(np.asarray(y), return_inverse=True)  # labels become 0..n_classes-1
     x.setflags(write=False)
     return x, y.astype(np.int32)
+
+
+@functools.lru_cache(maxsize=8)
+def _raw_digest(loader_json: str) -> str:
+    x, y = _load_raw(loader_json)
+    return hashlib.md5(x.tobytes() + y.tobytes()).hexdigest()
 
 
 def load_splits(cfg: dict[str, Any], as_images: bool) -> Splits:
@@ -153,7 +162,9 @@ def load_splits(cfg: dict[str, Any], as_images: bool) -> Splits:
     if as_images:
         input_shape = tuple(cfg["image_shape"])
         x_train, x_val, x_test = (part.reshape((-1, *input_shape)) for part in (x_train, x_val, x_test))
+    split = json.dumps({k: v for k, v in cfg.items() if k in SPLIT_KEYS}, sort_keys=True)
+    digest = hashlib.md5(f"{_raw_digest(json.dumps(loader, sort_keys=True))}{split}{as_images}".encode()).hexdigest()[:8]
     return Splits(
         x_train.astype(np.float32), y_train, x_val.astype(np.float32), y_val,
-        x_test.astype(np.float32), y_test, int(y.max()) + 1, input_shape,
+        x_test.astype(np.float32), y_test, int(y.max()) + 1, input_shape, digest,
     )

@@ -37,6 +37,13 @@ def style(name: str, others=()) -> dict:
     return _style_at(len(names) + labels.index(name))
 
 
+def integer_ticks(ax, axis: str = "x") -> None:
+    """Whole-number ticks (epochs, layers): no 2.5th epoch."""
+    from matplotlib.ticker import MaxNLocator
+
+    getattr(ax, f"{axis}axis").set_major_locator(MaxNLocator(integer=True))
+
+
 def learning_curve(history: list[dict[str, float]], title: str, path: Path) -> None:
     epochs = range(1, len(history) + 1)
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.5))
@@ -44,6 +51,7 @@ def learning_curve(history: list[dict[str, float]], title: str, path: Path) -> N
         ax.plot(epochs, [h.get(metric) for h in history], label="train", **_style_at(0))
         ax.plot(epochs, [h.get(f"val_{metric}") for h in history], label="validation", **_style_at(3))
         ax.set_xlabel("epoch")
+        integer_ticks(ax)
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         ax.legend()
@@ -82,6 +90,7 @@ def ratio_by_depth(ratios, path: Path, threshold: float) -> None:
             _median_band(ax, depths, {d: np.log10(group[group["depth"] == d]["ratio"]) for d in depths}, act, **style(act))
         ax.axhline(np.log10(threshold), color="black", linestyle=":", label=f"ratio {threshold} (vanishing)")
         ax.set_xlabel("hidden layers")
+        integer_ticks(ax)
         ax.set_title(when)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("log10 ‖∇W first‖ / ‖∇W last‖")
@@ -104,6 +113,7 @@ def curves_by_group(finished, curves, path: Path) -> None:
             epochs = list(range(1, length + 1))
             _median_band(ax, epochs, dict(zip(epochs, stacked.T)), act, **style(act))
         ax.set_xlabel("epoch")
+        integer_ticks(ax)
         ax.set_title(f"optimizer: {optimizer}")
         ax.grid(alpha=0.3)
         ax.legend()
@@ -233,6 +243,7 @@ def selu_layers(medians, path: Path) -> None:
             ax.grid(alpha=0.3)
     for ax in axes[1]:
         ax.set_xlabel("hidden layer")
+        integer_ticks(ax)
     axes[0][1].legend(fontsize=8)
     _save(fig, path, "Claim 7: does SELU keep mean 0 and std 1 layer after layer? (median over seeds)")
 
@@ -272,3 +283,79 @@ def rank_intervals(ranks, highlight: str, path: Path) -> None:
     ax.set_xlabel("mean rank of test accuracy (1 = best), 95% interval over task × seed blocks")
     ax.grid(alpha=0.3)
     _save(fig, path, f"Where {highlight} ranks (claim 8's protocol)")
+
+
+# --- a run's and a sweep's figures in MLflow ---------------------------------------------------
+def _rgb(fig):
+    """The figure's pixels (height, width, 3), closed: what MLflow's log_image takes."""
+    import numpy as np
+
+    fig.canvas.draw()
+    pixels = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    plt.close(fig)
+    return pixels
+
+
+def layer_heatmaps(layer_table: list[dict], statistics, title: str) -> list:
+    """One image per statistic: hidden layer (rows, first at the top) x epoch (columns, 0 = the
+    initialized network), coloured by value with the scale beside it."""
+    import numpy as np
+
+    steps = sorted({row["step"] for row in layer_table})
+    layers = sorted({row["layer"] for row in layer_table})
+    images = []
+    for stat in statistics:
+        grid = np.full((len(layers), len(steps)), np.nan)
+        for row in layer_table:
+            grid[layers.index(row["layer"]), steps.index(row["step"])] = row[stat]
+        fig, ax = plt.subplots(figsize=(4.2, 3.4))
+        shown = ax.imshow(grid, aspect="auto", cmap="viridis", interpolation="nearest",
+                          extent=(steps[0] - 0.5, steps[-1] + 0.5, layers[-1] + 0.5, layers[0] - 0.5))
+        fig.colorbar(shown, ax=ax, label=stat)
+        ax.set_xlabel("epoch (0 = at init)")
+        ax.set_ylabel("hidden layer")
+        integer_ticks(ax)
+        integer_ticks(ax, "y")
+        ax.set_title(f"{stat}\n{title}", fontsize=8)
+        fig.tight_layout()
+        images.append(_rgb(fig))
+    return images
+
+
+def sweep_summary(runs, group: str, depth_profiles: dict, path: Path, title: str) -> None:
+    """The sweep's two questions at a glance: test accuracy per group (median, 95% CI, each run a
+    dot) and each layer's activation std against depth per group (median over its runs)."""
+    import numpy as np
+
+    from actlab.stats import median_ci
+
+    groups = sorted(runs[group].astype(str).unique())
+    fig, (ax_acc, ax_std) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for i, name in enumerate(groups):
+        part = runs[runs[group].astype(str) == name]
+        values = part["test_accuracy"].dropna().to_numpy(dtype=float)
+        look = style(name, groups)
+        if len(values):
+            ci = median_ci(values)
+            ax_acc.errorbar([i], [ci.median], yerr=[[ci.median - ci.low], [ci.high - ci.median]], capsize=4,
+                            color=look["color"], marker=look["marker"], markersize=7)
+            ax_acc.scatter(np.full(len(values), i + 0.15), values, s=10, color=look["color"], alpha=0.6)
+        profiles = [depth_profiles[r] for r in part["run_id"] if depth_profiles.get(r)]
+        if profiles:
+            depth = min(map(len, profiles))
+            stacked = np.array([p[:depth] for p in profiles])
+            ax_std.plot(range(1, depth + 1), np.median(stacked, axis=0), label=name, markersize=4, **look)
+    ax_acc.set_xticks(range(len(groups)), groups, rotation=30, ha="right")
+    ax_acc.set_ylabel("test accuracy")
+    ax_acc.set_title("test accuracy per group (median, 95% CI; dots: runs)", fontsize=9)
+    ax_acc.grid(alpha=0.3, axis="y")
+    ax_std.axhline(1.0, color="black", linestyle=":")
+    ax_std.set_yscale("log")
+    ax_std.set_xlabel("hidden layer")
+    integer_ticks(ax_std)
+    ax_std.set_ylabel("activation std after training")
+    ax_std.set_title("each layer's output std against depth (median over runs)", fontsize=9)
+    ax_std.grid(alpha=0.3)
+    if ax_std.lines:
+        ax_std.legend(fontsize=8)
+    _save(fig, path, title)

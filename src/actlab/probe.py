@@ -16,6 +16,7 @@ import numpy as np
 import keras
 import tensorflow as tf
 
+from actlab.metric_keys import layer_series
 from actlab.model import activation_layer_names
 
 STATISTICS = ("act_mean", "act_std", "dead_frac", "saturated_frac", "grad_norm")
@@ -66,10 +67,6 @@ def _groups_by_shape(shapes: list) -> tuple[list[list[int]], np.ndarray]:
         groups.setdefault(tuple(shape), []).append(i)
     order = [i for members in groups.values() for i in members]
     return list(groups.values()), np.argsort(order)
-
-
-def metric_name(statistic: str, layer: int) -> str:
-    return f"{statistic}/layer_{layer:02d}"
 
 
 class LayerProbe:
@@ -161,7 +158,7 @@ class LayerProbe:
 
     def as_metrics(self, table: np.ndarray) -> dict[str, float]:
         return {
-            metric_name(stat, layer): float(table[layer - 1, s])
+            layer_series(stat, layer): float(table[layer - 1, s])
             for layer in range(1, len(self.layers) + 1)
             for s, stat in enumerate(STATISTICS)
         }

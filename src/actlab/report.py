@@ -22,7 +22,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
-from actlab import literature
+from actlab import literature, metric_keys
 from actlab.claims import CLAIMS, RESAMPLES, STABLE_SHARE, Claim, ClaimResult, Evidence, stability
 from actlab.config import CONF_DIR, coerce_floats, fingerprint
 from actlab.sweep import expand
@@ -105,6 +105,8 @@ def _evidence_table(jobs: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     for column in runs.columns:
         for prefix in ("metrics.", "params."):
             name = column[len(prefix):]
+            if prefix == "metrics.":
+                name = metric_keys.SHORT.get(name, name)  # best/test_accuracy -> test_accuracy
             if column.startswith(prefix) and name not in jobs.columns and name not in renamed.values():
                 renamed[column] = name
     runs = runs.rename(columns=renamed)
@@ -159,7 +161,9 @@ class ReportData:
         return pd.read_csv(path)
 
     @functools.lru_cache(maxsize=None)
-    def history(self, run_id: str, key: str) -> list[float]:
+    def history(self, run_id: str, curve: str) -> list[float]:
+        """A learning curve (`val_accuracy`, ...), epoch by epoch."""
+        key = metric_keys.curve(curve)
         return [m.value for m in sorted(self.store.client.get_metric_history(run_id, key), key=lambda m: m.step)]
 
     def evidence(self, claim: Claim, profile: str, dirs: list[Path] | None = None, extra: list[str] = ()) -> Evidence:

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import signal
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ class RunContext:
 
     parent_run_id: str | None = None
     skip_finished: bool = False  # a sweep skips configs that already have a FINISHED run
+    in_sweep: bool = False  # one of a sweep's jobs: the sweep's console reports it (actlab.console)
     overrides: tuple[str, ...] = ()
     workers: int = 1  # jobs sharing this machine's cores
     threads: int = 0  # TensorFlow threads for this job; 0 = cores / workers
@@ -42,18 +42,6 @@ class RunContext:
 
 def run_name(names: dict[str, str], seed: int) -> str:
     return f"{names['activation']} · {names['model']} · {names['initializer']} · {names['dataset']} · seed {seed}"
-
-
-@functools.lru_cache(maxsize=1)  # the same for every job a sweep worker runs: ask git once
-def _git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(PROJECT_ROOT), "describe", "--always", "--dirty", "--abbrev=40"],
-            capture_output=True, text=True, timeout=5,
-        )
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 @functools.lru_cache(maxsize=1)
@@ -246,9 +234,8 @@ def _run(cfg: DictConfig, context: RunContext, claims: contextlib.ExitStack) -> 
         claims.enter_context(store.claim(fingerprint))
         done = store.find_finished(fingerprint, RESULTS_VERSION)
         if done:
-            print(f"skipped: run {done} already finished this config (fingerprint {fingerprint}, "
-                  f"results version {RESULTS_VERSION})")
-            return {"status": "skipped", "run_id": done, "fingerprint": fingerprint}
+            return {"status": "skipped", "run_id": done, "fingerprint": fingerprint,
+                    "reason": f"already finished as run {done} (results version {RESULTS_VERSION})"}
 
     threads = set_threads(context.threads or cfg.trainer.threads, context.workers)
     import tensorflow as tf
@@ -262,8 +249,8 @@ def _run(cfg: DictConfig, context: RunContext, claims: contextlib.ExitStack) -> 
     names = config_stage.names(cfg) | {"initializer": initializer_name}
     trainer = dict(container["trainer"])
     reuse_key = _reuse_key(container, initializer)
-    if trainer["verbose"] == "auto":
-        trainer["verbose"] = 1 if sys.stdout.isatty() else 2
+    if trainer["verbose"] == "auto":  # a sweep's jobs leave the console to the sweep's progress
+        trainer["verbose"] = 0 if context.in_sweep else 1 if sys.stdout.isatty() else 2
 
     if not cfg.tracking.enabled:
         result = fit(model, splits, optimizer, trainer, on_epoch=lambda metrics, step: None,
@@ -276,37 +263,103 @@ def _run(cfg: DictConfig, context: RunContext, claims: contextlib.ExitStack) -> 
         from actlab.track import Store
 
         store = Store(cfg.tracking.uri, cfg.tracking.experiment, _retry_s(cfg))
+    from actlab import metric_keys
+    from actlab.track import git_commit
+
     # The results version and commit: resume and the report use only runs of this code's version.
     tags = {**names, "config_fingerprint": fingerprint, "seed": str(cfg.seed),
-            RESULTS_TAG: str(RESULTS_VERSION), COMMIT_TAG: _git_commit()}
+            RESULTS_TAG: str(RESULTS_VERSION), COMMIT_TAG: git_commit()}
     with store.start_run(run_name(names, cfg.seed), tags, context.parent_run_id) as tracked:
         params = config_stage.flatten(cfg)
         params |= {f"effective.initializer.{k}": v for k, v in initializer.items()} | {"effective.initializer": initializer_name}
-        params |= _versions() | {"git_commit": _git_commit(), "threads": threads}
+        params |= _versions() | {"git_commit": git_commit(), "threads": threads}
         params |= {f"data.{k}": v for k, v in splits.sizes().items()} | {"data.chance": f"{splits.chance():.6g}"}
         params |= {"model.parameters": model.count_params()}
         tracked.log_params(params)
-        result = fit(model, splits, optimizer, trainer, on_epoch=tracked.log_metrics,
+        tracked.log_dataset(names["dataset"], splits.digest, _dataset_profile(splits), {"target": container["dataset"]["_target_"]})
+        # The run page lists metrics in the order they were first written: learning curves go out
+        # as each epoch ends, per-layer series after the summaries and depth profiles, at the end.
+        layer_rows: list[tuple[str, float, int]] = []
+
+        def on_epoch(metrics: dict[str, float], step: int) -> None:
+            curves, layers = metric_keys.split_epoch_metrics(metrics)
+            if curves:
+                tracked.log_metrics(curves, step)
+            layer_rows.extend((key, value, step) for key, value in layers.items())
+
+        result = fit(model, splits, optimizer, trainer, on_epoch=on_epoch,
                      check_interrupt=_INTERRUPTS.raise_pending, reuse_key=reuse_key, seed=cfg.seed)
-        tracked.log_metrics(result.final, step=len(result.history))
-        with tempfile.TemporaryDirectory() as tmp:
-            _write_artifacts(Path(tmp), cfg, names, context, model, result)
-            tracked.log_artifacts(Path(tmp))
+        # Summaries at step 0: the chart view draws a metric with one value at step 0 as bars.
+        tracked.log_metrics(metric_keys.summary_metrics(result.final), step=0)
+        tracked.log_steps(_depth_profiles(result.layer_table))
+        tracked.log_steps(layer_rows)
+        _log_heatmaps(tracked, result.layer_table, names, cfg.seed)
         status = "finished"
         if result.diverged_epoch is not None:
             # Kept, as FAILED, with the epoch where the loss stopped being finite.
             tracked.status = "FAILED"
             tracked.set_tags({"diverged": "true", "diverged_epoch": result.diverged_epoch})
             status = "diverged"
+        tracked.set_tags({"mlflow.note.content": result_line(names, cfg.seed, status, result, trainer["target_fraction"])})
+        with tempfile.TemporaryDirectory() as tmp:
+            _write_artifacts(Path(tmp), cfg, names, context, model, result)
+            tracked.log_artifacts(Path(tmp))
 
     from actlab.track import ui_command
 
     accuracy = result.final.get("test_accuracy", float("nan"))
-    print(f"run {tracked.run_id} · {status} · test_accuracy {accuracy:.4f} · {ui_command(store.uri)}")
+    if not context.in_sweep:  # a sweep prints one progress line per job instead (actlab.console)
+        print(f"run {tracked.run_id} · {status} · test_accuracy {accuracy:.4f} · {ui_command(store.uri)} · then open {store.ui_url()}")
     summary = {"status": status, "run_id": tracked.run_id, "fingerprint": fingerprint, **result.final}
     if result.diverged_epoch is not None:
         summary["reason"] = f"diverged: the loss stopped being finite in epoch {result.diverged_epoch}"
     return summary
+
+
+def result_line(names: dict[str, str], seed: int, status: str, result, target_fraction: float) -> str:
+    """The run's result in one line: its MLflow description."""
+    what = f"{names['activation']} · {names['model']} · {names['initializer']} · {names['dataset']} · seed {seed}"
+    final = result.final
+    if status == "diverged":
+        return f"{what}: diverged (the loss stopped being finite in epoch {result.diverged_epoch})"
+    if "test_accuracy" not in final:
+        return f"{what}: {status}, no validation accuracy to select an epoch"
+    return (f"{what}: test accuracy {final['test_accuracy']:.4f} with the weights of epoch {final['best_epoch']} of "
+            f"{len(result.history)} (best validation {final['best_val_accuracy']:.4f}); "
+            f"{final['epochs_to_target']} epoch(s) to reach {target_fraction:.0%} of it")
+
+
+def _dataset_profile(splits) -> dict[str, Any]:
+    return {**splits.sizes(), "input_shape": list(splits.input_shape), "classes": splits.n_classes}
+
+
+def _depth_profiles(layer_table: list[dict[str, Any]]) -> list[tuple[str, float, int]]:
+    """Each statistic against depth (step = hidden layer) at initialization and after the last
+    probed epoch: one chart in the UI shows every run's profile."""
+    from actlab import metric_keys
+    from actlab.probe import STATISTICS
+
+    if not layer_table:
+        return []
+    last = max(row["step"] for row in layer_table)
+    rows = []
+    for phase, step in zip(metric_keys.DEPTH_PHASES, (0, last)):
+        rows += [(metric_keys.depth_profile(stat, phase), row[stat], row["layer"])
+                 for row in layer_table if row["step"] == step for stat in STATISTICS]
+    return rows
+
+
+def _log_heatmaps(tracked, layer_table: list[dict[str, Any]], names: dict[str, str], seed: int) -> None:
+    from actlab import metric_keys
+    from actlab.figures import layer_heatmaps
+    from actlab.probe import STATISTICS
+
+    if not layer_table:
+        return
+    last = max(row["step"] for row in layer_table)
+    title = f"{names['activation']} · {names['model']} · {names['dataset']} · seed {seed}"
+    for stat, image in zip(STATISTICS, layer_heatmaps(layer_table, STATISTICS, title)):
+        tracked.log_image(metric_keys.heatmap(stat), image, step=last)
 
 
 def _write_artifacts(directory: Path, cfg: DictConfig, names: dict[str, str], context: RunContext, model, result) -> None:
@@ -321,4 +374,5 @@ def _write_artifacts(directory: Path, cfg: DictConfig, names: dict[str, str], co
     (directory / "model_summary.txt").write_text("\n".join(lines) + "\n")
     pd.DataFrame(result.layer_table).to_csv(directory / "layer_stats.csv", index=False)
     if result.history:
-        learning_curve(result.history, f"{names['activation']} · {names['model']} · {names['dataset']}", directory / "learning_curve.png")
+        learning_curve(result.history, f"{names['activation']} · {names['model']} · {names['dataset']} · seed {cfg.seed}",
+                       directory / "learning_curve.png")

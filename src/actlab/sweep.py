@@ -34,7 +34,11 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)  # readers see the old file or the whole new one, never half of it
 
 
+_JOB_START: list[float] = []
+
+
 def job_context(cfg: DictConfig) -> RunContext:
+    _JOB_START[:] = [time.monotonic()]
     hydra_cfg = HydraConfig.get()
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     launcher = hydra_cfg.launcher
@@ -50,6 +54,7 @@ def job_context(cfg: DictConfig) -> RunContext:
     return RunContext(
         parent_run_id=parent,
         skip_finished=multirun and not cfg.tracking.rerun,
+        in_sweep=multirun,
         overrides=tuple(hydra_cfg.overrides.task),
         workers=int(workers),
         threads=int(threads),
@@ -90,6 +95,8 @@ def record_outcome(outcome: dict[str, Any]) -> None:
     if hydra_cfg.mode != RunMode.MULTIRUN:
         return
     outcome = {**outcome, "job": hydra_cfg.job.num, "overrides": " ".join(hydra_cfg.overrides.task)}
+    if _JOB_START:
+        outcome["elapsed_s"] = round(time.monotonic() - _JOB_START[0], 1)
     _write_atomic(Path(hydra_cfg.runtime.output_dir) / OUTCOME_FILE, json.dumps(outcome, default=str))
 
 
@@ -109,15 +116,17 @@ STATUSES = ("finished", "skipped", "diverged", "failed", "killed")
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
+    """The sweep's counts, then the jobs that did not finish, with why (each job had its line)."""
     counts = {status: sum(r["status"] == status for r in rows) for status in STATUSES}
     lines = ["sweep: " + (", ".join(f"{n} {status}" for status, n in counts.items() if n) or "no jobs ran")]
     # Show only the overrides that tell the jobs apart.
     split = [row.get("overrides", "").split() for row in rows]
     common = set.intersection(*map(set, split)) if len(split) > 1 else set()
     for row, overrides in zip(rows, split):
-        detail = row.get("reason") or (f"test_accuracy {row['test_accuracy']:.4f}" if "test_accuracy" in row else "")
+        if row["status"] in ("finished", "skipped"):
+            continue
         varying = " ".join(o for o in overrides if o not in common)
-        lines.append(f"  #{row['job']:<3} {row['status']:<9} {row.get('run_id') or '-':<32}  {varying}  {detail}".rstrip())
+        lines.append(f"  #{row['job']:<3} {row['status']:<9} {row.get('run_id') or '-':<32}  {varying}  {row.get('reason', '')}".rstrip())
     return "\n".join(lines)
 
 
@@ -137,6 +146,7 @@ def _import_run_stack() -> int:
 
 
 _WARM_UP: list = []  # the warm-up's result generator; kept out of the callback, which jobs unpickle
+_PROGRESS: list = []  # the sweep's console (a thread): likewise
 
 
 WORKERS_FILE = "joblib_workers.json"
@@ -223,10 +233,51 @@ def check_sweep_composes(config: DictConfig, config_name: str | None) -> None:
                 compose(config_name=config_name, overrides=first[:i] + [value] + first[i + 1:])
 
 
+def sweep_plan(config: DictConfig) -> tuple[list[str], int | None]:
+    """The sweep's axes (the keys it gives several values) and its number of jobs, as Hydra's
+    basic sweeper will expand them; (the overridden keys, None) for other sweepers."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from actlab.config import config_dirs
+
+    params = config.hydra.sweeper.get("params") or {}
+    texts = [f"{key}={value}" for key, value in params.items()] + list(config.hydra.overrides.task)
+    parsed = OverridesParser.create().parse_overrides(texts)
+    if "BasicSweeper" not in str(config.hydra.sweeper.get("_target_", "")) or any(
+            o.is_sweep_override() and not o.is_discrete_sweep() for o in parsed):
+        return [o.get_key_element() for o in parsed], None
+    jobs = expand(texts, config_dirs(config))
+    axes = [key for key in dict.fromkeys(o.split("=", 1)[0] for job in jobs for o in job)
+            if len({dict(x.split("=", 1) for x in job)[key] for job in jobs}) > 1]
+    return axes, len(jobs)
+
+
+def sweep_key(config: DictConfig) -> str:
+    """What makes two runs of a command the same sweep: its experiment's sweep and its overrides,
+    not where it writes (tracking.*) or how it runs (hydra.*: launcher, workers, folders)."""
+    import hashlib
+
+    params = config.hydra.sweeper.get("params")
+    params = OmegaConf.to_container(params, resolve=True) if params else {}
+    task = sorted(o for o in config.hydra.overrides.task if not o.lstrip("+~").startswith("tracking."))
+    text = json.dumps({"sweeper": str(config.hydra.sweeper.get("_target_")), "params": params, "task": task,
+                       "config_name": config.hydra.job.config_name}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def sweep_name(axes: list[str], total: int | None) -> str:
+    """`sweep · activation × seed · 35 jobs`."""
+    from actlab.console import SHORT_KEYS
+
+    names = [SHORT_KEYS.get(k.split(".")[-1], k.lstrip("+~").split("/")[-1].split(".")[-1]) for k in axes]
+    return " · ".join(["sweep", " × ".join(names) or "one job", *([f"{total} jobs"] if total else [])])
+
+
 class SweepTracking(Callback):
     def __init__(self) -> None:
         self.store = None
         self.parent_id: str | None = None
+        self.axes: list[str] = []
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         # Hydra turns a callback's exception into a warning and goes on: a refusal exits here.
@@ -239,33 +290,59 @@ class SweepTracking(Callback):
             check_sweep_composes(config, kwargs.get("config_name"))
             if config.tracking.enabled:
                 check_store(str(config.tracking.uri))  # once for all jobs, before any of them
+            self.axes, total = sweep_plan(config)
         except (HydraException, ConfigError) as error:
             print(f"error: {one_line(error)}", file=sys.stderr)
             sys.exit(2)
         STARTED.append("sweep")
         _start_joblib_workers(config)
-        if not config.tracking.enabled:
-            return
-        from actlab.track import Store
-
-        try:
-            self.store = Store(config.tracking.uri, config.tracking.experiment,
-                               OmegaConf.select(config, "tracking.retry_s", default=60))
-        except TrackingUnreachable as error:
-            print(f"error: {error}", file=sys.stderr)
-            sys.exit(1)
-        stale = self.store.mark_stale_runs()
-        if stale:
-            print(f"sweep: marked {len(stale)} run(s) left RUNNING by a killed process as KILLED")
         sweep_dir = Path(config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        overrides = " ".join(config.hydra.overrides.task)
-        name = f"sweep · {time.strftime('%Y-%m-%d %H:%M:%S')} · {overrides}"[:250]
-        parent = self.store.start_run(name, {"sweep": "true", "sweep_dir": str(sweep_dir.resolve()), "overrides": overrides[:5000]})
-        self.parent_id = parent.run_id
-        _write_atomic(sweep_dir / PARENT_FILE, self.parent_id)
+        if config.tracking.enabled:
+            from actlab.track import Store
+
+            try:
+                self.store = Store(config.tracking.uri, config.tracking.experiment,
+                                   OmegaConf.select(config, "tracking.retry_s", default=60))
+            except TrackingUnreachable as error:
+                print(f"error: {error}", file=sys.stderr)
+                sys.exit(1)
+            stale = self.store.mark_stale_runs()
+            if stale:
+                print(f"sweep: marked {len(stale)} run(s) left RUNNING by a killed process as KILLED")
+            self.parent_id = self._parent(config, sweep_dir, total)
+            _write_atomic(sweep_dir / PARENT_FILE, self.parent_id)
+        from actlab.console import SweepProgress
+
+        _PROGRESS[:] = [SweepProgress(sweep_dir, total, self.axes, OUTCOME_FILE).start()]
+
+    def _parent(self, config: DictConfig, sweep_dir: Path, total: int | None) -> str:
+        """The sweep's parent run: the one an earlier run of the same sweep made (rerun, resumed),
+        or a new one. A rerun's new jobs become its children; jobs it skips are linked from it."""
+        import os
+
+        from actlab.track import HOST
+
+        key = sweep_key(config)
+        tags = {"sweep": "true", "sweep_key": key, "sweep_dir": str(sweep_dir.resolve()),
+                "overrides": " ".join(config.hydra.overrides.task)[:5000], "host": HOST, "pid": str(os.getpid())}
+        earlier = self.store.client.search_runs(
+            [self.store.experiment_id], filter_string=f"tags.sweep_key = '{key}'",
+            order_by=["attributes.start_time DESC"], max_results=1)
+        if earlier:
+            parent_id = earlier[0].info.run_id
+            self.store.client.update_run(parent_id, status="RUNNING")
+            from actlab.track import TrackedRun
+
+            TrackedRun(self.store, parent_id).set_tags(tags)
+            return parent_id
+        name = sweep_name(self.axes, total)
+        return self.store.start_run(name, tags).run_id
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        for progress in _PROGRESS:
+            progress.stop()
+        _PROGRESS.clear()
         if self.store is not None:
             try:
                 # Runs left RUNNING by a job whose worker was killed (SIGKILL) are ended KILLED now.
@@ -278,21 +355,78 @@ class SweepTracking(Callback):
         print(format_table(rows))
         if self.store is not None and self.parent_id is not None:
             ok = all(r["status"] in ("finished", "skipped") for r in rows)
-            counts = {f"jobs_{s}": sum(r["status"] == s for r in rows) for s in STATUSES}
-            from mlflow.entities import RunTag
-
             from actlab.track import TrackingUnreachable
 
             try:
-                self.store.client.log_batch(self.parent_id, tags=[RunTag(k, str(v)) for k, v in counts.items()])
+                summarize_sweep(self.store, self.parent_id, rows, self.axes)
                 self.store.client.set_terminated(self.parent_id, "FINISHED" if ok else "FAILED")
             except TrackingUnreachable as error:
                 # Left RUNNING: the next sweep on this host marks it KILLED (its process is gone).
                 print(f"error: the sweep's parent run was not ended: {error}")
                 return
-            print(f"sweep parent run {self.parent_id} · compare the jobs in: {self._ui()}")
+            from actlab.track import ui_command
 
-    def _ui(self) -> str:
-        from actlab.track import ui_command
+            print(f"sweep parent run {self.parent_id} · compare the jobs: {ui_command(self.store.uri)} "
+                  f"· then open {self.store.ui_url()}")
 
-        return ui_command(self.store.uri)
+
+def _group_axis(axes: list[str]) -> str:
+    """What the sweep's figure compares: the activation if it is swept, else the first axis that
+    is not the seed, else the activation."""
+    for key in ("activation", *axes):
+        if key in axes and key != "seed":
+            return key
+    return "activation"
+
+
+def summarize_sweep(store, parent_id: str, rows: list[dict[str, Any]], axes: list[str]) -> None:
+    """The parent run's description (counts, the best group, links to runs it reused) and figure
+    (test accuracy per group, act_std against depth per group), from every job of this run of the
+    sweep: its own children and the finished runs it skipped."""
+    import tempfile
+
+    import pandas as pd
+    from mlflow.entities import RunTag
+
+    from actlab import metric_keys
+    from actlab.console import job_label
+    from actlab.figures import sweep_summary
+    from actlab.track import children
+
+    group = _group_axis(axes)
+    run_ids = [r["run_id"] for r in rows if r.get("run_id")]
+    kids = {run.info.run_id for run in children(store, parent_id)}
+    table = []
+    for row in rows:
+        if not row.get("run_id"):
+            continue
+        values = dict(o.split("=", 1) for o in row.get("overrides", "").split() if "=" in o)
+        label = values.get(group) or job_label(row.get("overrides", ""), [group])
+        table.append({"run_id": row["run_id"], "group": label, "status": row["status"], "job": row["job"]})
+    runs = pd.DataFrame(table, columns=["run_id", "group", "status", "job"])
+    accuracy, profiles = {}, {}
+    test_key, depth_key = metric_keys.SUMMARY["test_accuracy"], metric_keys.depth_profile("act_std", "trained")
+    for run_id in run_ids:
+        history = store.client.get_metric_history(run_id, test_key)
+        accuracy[run_id] = history[-1].value if history else float("nan")
+        profiles[run_id] = [m.value for m in sorted(store.client.get_metric_history(run_id, depth_key), key=lambda m: m.step)]
+    runs["test_accuracy"] = runs["run_id"].map(accuracy)
+    counts = {f"jobs_{s}": sum(r["status"] == s for r in rows) for s in STATUSES}
+    medians = runs.dropna(subset=["test_accuracy"]).groupby("group")["test_accuracy"].median().sort_values(ascending=False)
+    lines = [", ".join(f"{n} {k.removeprefix('jobs_')}" for k, n in counts.items() if n) + f" of {len(rows)} jobs."]
+    if len(medians):
+        lines.append("Median test accuracy by " + group.split(".")[-1] + ": " +
+                     ", ".join(f"{name} {value:.4f}" for name, value in medians.items()) + ".")
+    reused = [r for r in table if r["run_id"] not in kids]
+    if reused:
+        lines.append(f"\nRuns of other sweeps this one reused ({len(reused)}):")
+        lines += [f"- [{job_label(rows[[x['job'] for x in rows].index(r['job'])].get('overrides', ''), axes)}]"
+                  f"(#/experiments/{store.experiment_id}/runs/{r['run_id']})" for r in reused[:200]]
+    with tempfile.TemporaryDirectory() as tmp:
+        if len(runs):
+            title = f"{len(runs)} runs of the sweep, grouped by {group.split('.')[-1]}"
+            sweep_summary(runs, "group", profiles, Path(tmp) / "sweep_summary.png", title)
+        runs.to_csv(Path(tmp) / "sweep_jobs.csv", index=False)
+        store.client.log_artifacts(parent_id, tmp)
+    store.client.log_batch(parent_id, tags=[RunTag(k, str(v)) for k, v in counts.items()] +
+                           [RunTag("mlflow.note.content", "\n".join(lines))])

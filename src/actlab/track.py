@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
+import getpass
+import json
 import os
 import queue
 import shutil
 import socket
 import sqlite3
+import subprocess
 import tempfile
 import threading
 import time
@@ -25,6 +29,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
+from actlab.metric_keys import rounded
 from actlab.preflight import TrackingUnreachable  # noqa: F401 - raised here, caught by run.py
 from actlab.version import TAG as RESULTS_TAG
 
@@ -108,6 +113,36 @@ def _http_settings(retry_s: float) -> None:
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(min(120, max(10, retry_s)))))
 
 
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+@functools.lru_cache(maxsize=1)  # the same for every job a sweep worker runs: ask git once
+def git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(PROJECT_ROOT), "describe", "--always", "--dirty", "--abbrev=40"],
+            capture_output=True, text=True, timeout=5,
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def source_tags() -> dict[str, str]:
+    """MLflow's system tags for who ran what (the UI's User, Source and Version columns); the fluent
+    API sets them from its run context, a client-created run has to set them itself."""
+    commit = git_commit()
+    return {"mlflow.user": _user(), "mlflow.source.type": "LOCAL", "mlflow.source.name": "src/run.py",
+            "mlflow.source.git.commit": commit.removesuffix("-dirty")} | ({"code_dirty": "true"} if commit.endswith("-dirty") else {})
+
+
 def resolve_uri(uri: str) -> str:
     """`sqlite:///results/mlflow.db` (relative to the working directory) -> an absolute URI."""
     prefix = "sqlite:///"
@@ -122,6 +157,15 @@ def ui_command(uri: str) -> str:
     if uri.startswith(("http://", "https://")):
         return f"open {uri}"
     return f"mlflow ui --backend-store-uri {uri}"
+
+
+UI_ADDRESS = "http://127.0.0.1:5000"  # where `mlflow ui` serves by default
+
+
+def ui_url(uri: str, experiment_id: str) -> str:
+    """The experiment's runs in the UI's model-training view (not its GenAI traces page), as charts."""
+    base = uri.rstrip("/") if uri.startswith(("http://", "https://")) else UI_ADDRESS
+    return f"{base}/#/experiments/{experiment_id}/runs?workflowType=machine_learning&compareRunsMode=CHART"
 
 
 def pid_alive(pid: int) -> bool:
@@ -205,8 +249,11 @@ class Store:
                 raise
             return found.experiment_id
 
+    def ui_url(self) -> str:
+        return ui_url(self.uri, self.experiment_id)
+
     def start_run(self, name: str, tags: dict[str, str], parent_id: str | None = None) -> "TrackedRun":
-        tags = {**tags, "host": HOST, "pid": str(os.getpid())}
+        tags = {**source_tags(), **tags, "host": HOST, "pid": str(os.getpid())}
         if parent_id:
             tags["mlflow.parentRunId"] = parent_id
         run = self.client.create_run(self.experiment_id, run_name=name, tags=tags)
@@ -362,11 +409,27 @@ class TrackedRun:
         """Queue an epoch's metrics (all layers) for the writer thread, which batches them while
         training goes on. Our own thread rather than MLflow's asynchronous logging, which flushes on
         a timer and so adds about a second to every run's end; this one is drained on `flush`."""
+        self.log_steps([(key, value, step) for key, value in metrics.items()])
+
+    def log_steps(self, rows: Iterable[tuple[str, float, int]]) -> None:
+        """Queue (key, value, step) rows, each value rounded to 6 significant digits."""
         now = int(time.time() * 1000)
-        items = [Metric(key, float(value), now, step) for key, value in metrics.items()]
+        items = [Metric(key, rounded(value), now, step) for key, value, step in rows]
         if self._writer is None:
             self._writer = _BatchWriter(self.client, self.run_id)
         self._writer.put(items)
+
+    def log_image(self, key: str, image, step: int) -> None:
+        """An image (array or PIL) under `key` at `step`: the chart view shows it with a step slider."""
+        self.client.log_image(self.run_id, image, key=key, step=step, synchronous=True)
+
+    def log_dataset(self, name: str, digest: str, profile: dict[str, Any], source: dict[str, Any], context: str = "train") -> None:
+        """The run's dataset as an MLflow dataset input: the runs table's Dataset column and filter."""
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        dataset = Dataset(name=name, digest=digest, source_type="code", source=json.dumps(source),
+                          profile=json.dumps(profile))
+        self.client.log_inputs(self.run_id, datasets=[DatasetInput(dataset, [InputTag("mlflow.data.context", context)])])
 
     def flush(self) -> None:
         """Wait until every queued metric is written; raise the writer's error if it had one."""
