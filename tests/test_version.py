@@ -178,3 +178,15 @@ def test_the_report_header_states_the_code_versions(tmp_path, capsys):
     assert (f"- **Code versions:** results version {RESULTS_VERSION} (this code's); the 0 runs used come from git commits none. "
             f"Ignored: 2 runs of other results versions in the store (1 of legacy runs without a version, 1 of version {NEWER})") in header
     assert "newer results version" in capsys.readouterr().err
+
+
+def test_a_challenger_report_on_a_store_of_other_versions_only_says_so(tmp_path):
+    from actlab.challenger import NoRunsOfThisVersion, build_challenger_report
+    from actlab.config import CONF_DIR
+
+    store = Store(f"sqlite:///{tmp_path / 'mlflow.db'}", "claims-quick")
+    _hand_made(store, "f1", None)
+    _hand_made(store, "f2", OLDER)
+    with pytest.raises(NoRunsOfThisVersion, match=f"no runs of results version {RESULTS_VERSION} .*: 1 legacy, 1 of version {OLDER}"):
+        build_challenger_report(store.uri, "relu", "quick", [CONF_DIR], tmp_path / "out")
+    assert not (tmp_path / "out").exists()
