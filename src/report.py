@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
               f"(bash experiments/run_claims.sh {args.profile})", file=sys.stderr)
         return 2
     if args.challenger:
-        from actlab.challenger import build_challenger_report
+        from actlab.challenger import NoRunsOfThisVersion, build_challenger_report
         from actlab.config import CONF_DIR, options, use_user_modules
 
         dirs = [CONF_DIR, *(d.resolve() for d in args.config_dir)]
@@ -67,7 +67,11 @@ def main(argv: list[str] | None = None) -> int:
                   f"(one of {', '.join(options('activation', dirs))}; a file of your own needs --config-dir)", file=sys.stderr)
             return 2
         out = args.out or Path("results") / ("challengers" if args.profile == "full" else "quick/challengers")
-        path = build_challenger_report(uri, args.challenger, args.profile, dirs, out)
+        try:
+            path = build_challenger_report(uri, args.challenger, args.profile, dirs, out)
+        except NoRunsOfThisVersion as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
         print(f"challenger report written: {path}")
         return 0
     from actlab.report import build_report

@@ -342,8 +342,9 @@ def test_render_has_stability_column_and_literature_table(tmp_path):
     evidence = _ranking(claims.ARTICLE_RANKING)
     result = claims.ranking(evidence, None)
     result.stability = claims.stability(claims.ranking, evidence, resamples=10)
-    header = {"machine": "m", "versions": "v", "wall_time": "w", "runs": "r", "commands": ["c"]}
+    header = {"machine": "m", "versions": "v", "wall_time": "w", "runs": "r", "commands": ["c"], "code": "results version 7"}
     text = render("quick", [(CLAIMS[8], evidence, result)], tmp_path, header)
+    assert "- **Code versions:** results version 7" in text
     assert "| # | The article says | Measured | Verdict | Stability |" in text
     from actlab.report import VERDICT_MARK
 

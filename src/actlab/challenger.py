@@ -35,6 +35,10 @@ NOT_ABOUT_A_NEW_FUNCTION = {
 }
 
 
+class NoRunsOfThisVersion(RuntimeError):
+    """The store has no claims' runs this code may read (actlab.version): nothing to stand beside."""
+
+
 @dataclass(frozen=True)
 class ChallengerJob:
     experiment: str
@@ -156,12 +160,20 @@ def build_challenger_report(uri: str, name: str, profile: str, dirs: list[Path],
     import time
 
     from actlab.gallery import activation_config
-    from actlab.report import VERDICT_MARK, ReportData, _machine, _versions
+    from actlab.report import VERDICT_MARK, ReportData, _machine, _versions, used_runs, warn_newer
+    from actlab.version import LEGACY, RESULTS_VERSION, describe as describe_versions
     from actlab.track import Store
 
     started = time.perf_counter()
     store = Store(uri, f"claims-{profile}")
     data = ReportData(store)
+    warn_newer(data.ignored)
+    if data.runs.empty:
+        ignored = ", ".join(f"{n} {'legacy' if v == LEGACY else 'of version ' + v}" for v, n in data.ignored.items())
+        raise NoRunsOfThisVersion(
+            f"no runs of results version {RESULTS_VERSION} (this code's) in experiment claims-{profile}"
+            + (f" (it holds runs of other versions only: {ignored})" if ignored else "")
+            + f": run the claims' sweeps (bash experiments/run_claims.sh {profile}) and the challenger sweep with this code first")
     places = claim_places(dirs)
     by_experiment = {claim.experiment: claim for claim in CLAIMS.values()}
     evidences, missing = {}, 0
@@ -194,6 +206,7 @@ def build_challenger_report(uri: str, name: str, profile: str, dirs: list[Path],
         f"- **Suggested initializer:** {config.get('suggested_initializer', 'glorot_uniform')}",
         f"- **Machine:** {_machine()}; {_versions()}",
         f"- **Runs of {name} missing:** {missing}" + (" (run the challenger sweep first)" if missing else ""),
+        f"- **Code versions:** {describe_versions(used_runs(data, list(evidences.values())), data.ignored)}",
         f"- **Report time:** {time.perf_counter() - started:.0f} s",
         "",
         "| # | The article says | How it is asked of " + name + " | Verdict |",

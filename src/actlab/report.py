@@ -27,6 +27,7 @@ from actlab.claims import CLAIMS, RESAMPLES, STABLE_SHARE, Claim, ClaimResult, E
 from actlab.config import CONF_DIR, coerce_floats, fingerprint
 from actlab.sweep import expand
 from actlab.track import Store
+from actlab.version import describe as describe_versions, newer_versions, split_by_version
 
 VERDICT_MARK = {"supported": "✅ supported", "not supported": "❌ not supported", "mixed": "◐ mixed", "inconclusive": "？ inconclusive"}
 
@@ -126,12 +127,30 @@ def chance_column(table: pd.DataFrame) -> pd.Series:
     return pd.to_numeric(table["data.chance"], errors="coerce")
 
 
+def used_runs(data: "ReportData", evidences: list[Evidence]) -> pd.DataFrame:
+    """The runs (of this results version) that the evidence tables matched to a job, once each."""
+    ids = {run_id for evidence in evidences for run_id in evidence.table["run_id"].dropna()}
+    return data.runs[data.runs["run_id"].isin(ids)] if "run_id" in data.runs else data.runs.iloc[0:0]
+
+
+def warn_newer(ignored: dict[str, int]) -> None:
+    """Runs of a newer results version than this code's: say so (the report cannot use them)."""
+    import sys
+
+    newer = newer_versions(ignored)
+    if newer:
+        listed = ", ".join(f"{n} of version {v}" for v, n in newer.items())
+        print(f"warning: the store holds runs of a newer results version ({listed}) made by a later checkout; "
+              "this code reads only its own version's runs: update the code to read them", file=sys.stderr)
+
+
 class ReportData:
     """Runs of one store and lazy, cached per-run details (layer tables, metric histories)."""
 
     def __init__(self, store: Store):
         self.store = store
-        self.runs = load_runs(store)
+        # Only runs of this code's results version (actlab.version); the others are counted.
+        self.runs, self.ignored = split_by_version(load_runs(store))
         # Downloaded layer tables live only as long as this object (removed when it is collected).
         self._tmp_dir = tempfile.TemporaryDirectory(prefix="actlab-report-")
         self._tmp = Path(self._tmp_dir.name)
@@ -211,6 +230,7 @@ def render(profile: str, results: list[tuple[Claim, Evidence, ClaimResult]], out
         f"- **Wall time:** {header['wall_time']}",
         *([f"- **Stability resampling:** {header['resampling']}"] if header.get("resampling") else []),
         f"- **Runs:** {header['runs']}",
+        f"- **Code versions:** {header['code']}",
         "",
         "Reproduce (the script `experiments/run_claims.sh " + profile + "` runs exactly these):",
         "",
@@ -272,6 +292,7 @@ def build_report(uri: str, profile: str, numbers: list[int], out: Path, wall_tim
     claims = [CLAIMS[n] for n in (numbers or sorted(CLAIMS))]
     store = Store(uri, f"claims-{profile}")
     data = ReportData(store)
+    warn_newer(data.ignored)
     figures_dir = out / "figures"
     figures_dir.mkdir(parents=True, exist_ok=True)
     results, stability_s = [], 0.0
@@ -285,6 +306,7 @@ def build_report(uri: str, profile: str, numbers: list[int], out: Path, wall_tim
         results.append((claim, evidence, result))
     finished = sum(int((e.table["status"] == "FINISHED").sum()) for _, e, _ in results)
     expected = sum(len(e.table) for _, e, _ in results)
+    used = used_runs(data, [e for _, e, _ in results])
     report_s = time.perf_counter() - started
     # The benchmark parses this line ("experiments X min + report N s"): keep its shape.
     wall = f"experiments {wall_time_s / 60:.1f} min + report {report_s:.0f} s" if wall_time_s else f"report {report_s:.0f} s (experiments not timed)"
@@ -293,6 +315,7 @@ def build_report(uri: str, profile: str, numbers: list[int], out: Path, wall_tim
         "resampling": f"{stability_s:.0f} s of the report's time ({RESAMPLES} block resamples per claim)",
         "runs": f"{finished} finished of {expected} jobs across the claims' sweeps (shared runs counted once per claim)",
         "commands": _commands(profile, claims),
+        "code": describe_versions(used, data.ignored),
     }
     name = "REPORT.md" if len(claims) == len(CLAIMS) else "REPORT-" + "-".join(f"claim{c.number:02d}" for c in claims) + ".md"
     path = out / name

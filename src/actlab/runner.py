@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from actlab import config as config_stage
 from actlab.config import ConfigError
+from actlab.version import COMMIT_TAG, RESULTS_VERSION, TAG as RESULTS_TAG
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -231,10 +232,10 @@ def _run(cfg: DictConfig, context: RunContext, claims: contextlib.ExitStack) -> 
         store = Store(cfg.tracking.uri, cfg.tracking.experiment, _retry_s(cfg))
         # Another sweep into the same store may be training this config right now: wait for it.
         claims.enter_context(store.claim(fingerprint))
-        done = store.find_finished(fingerprint)
+        done = store.find_finished(fingerprint, RESULTS_VERSION)
         if done:
             return {"status": "skipped", "run_id": done, "fingerprint": fingerprint,
-                    "reason": f"already finished as run {done}"}
+                    "reason": f"already finished as run {done} (results version {RESULTS_VERSION})"}
 
     threads = set_threads(context.threads or cfg.trainer.threads, context.workers)
     import tensorflow as tf
@@ -265,7 +266,9 @@ def _run(cfg: DictConfig, context: RunContext, claims: contextlib.ExitStack) -> 
     from actlab import metric_keys
     from actlab.track import git_commit
 
-    tags = {**names, "config_fingerprint": fingerprint, "seed": str(cfg.seed)}
+    # The results version and commit: resume and the report use only runs of this code's version.
+    tags = {**names, "config_fingerprint": fingerprint, "seed": str(cfg.seed),
+            RESULTS_TAG: str(RESULTS_VERSION), COMMIT_TAG: git_commit()}
     with store.start_run(run_name(names, cfg.seed), tags, context.parent_run_id) as tracked:
         params = config_stage.flatten(cfg)
         params |= {f"effective.initializer.{k}": v for k, v in initializer.items()} | {"effective.initializer": initializer_name}

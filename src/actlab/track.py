@@ -31,6 +31,7 @@ from mlflow.exceptions import MlflowException
 
 from actlab.metric_keys import rounded
 from actlab.preflight import TrackingUnreachable  # noqa: F401 - raised here, caught by run.py
+from actlab.version import TAG as RESULTS_TAG
 
 HOST = socket.gethostname()
 _BATCH = 1000  # MLflow's limit of metrics per log_batch call
@@ -285,10 +286,13 @@ class Store:
         finally:
             os.close(fd)  # releases the claim
 
-    def find_finished(self, fingerprint: str) -> str | None:
+    def find_finished(self, fingerprint: str, results_version: int) -> str | None:
+        """A FINISHED run of this config made by code of this results version (actlab.version): a
+        run of another version, or one without a version (legacy), does not stand in for it."""
         runs = self.client.search_runs(
             [self.experiment_id],
-            filter_string=f"tags.config_fingerprint = '{fingerprint}' and attributes.status = 'FINISHED'",
+            filter_string=(f"tags.config_fingerprint = '{fingerprint}' and tags.{RESULTS_TAG} = '{results_version}' "
+                           "and attributes.status = 'FINISHED'"),
             max_results=1,
         )
         return runs[0].info.run_id if runs else None
