@@ -33,6 +33,7 @@ class FitResult:
     # thread): what the benchmark reports as the probe's cost.
     probe_cpu_s: dict[str, float] = field(default_factory=dict)
     evaluate_s: float = 0.0  # the test evaluation after training (and the latency measurement)
+    summary_logging_s: float = 0.0  # queuing the summaries, depth profiles and heatmaps (runner.tracked_fit)
 
 
 class _EpochRecorder(keras.callbacks.Callback):
