@@ -72,20 +72,25 @@ def _save(fig, path: Path, title: str) -> None:
 
 
 def ratio_by_depth(ratios, path: Path, threshold: float) -> None:
+    """One row per architecture (the plain stack, and the residual control if it ran), one column
+    per moment (at init, after training)."""
     import numpy as np
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-    for ax, when in zip(axes, ("at init", "after training")):
-        part = ratios[ratios["when"] == when]
-        for act, group in part.groupby("activation"):
-            depths = sorted(group["depth"].unique())
-            _median_band(ax, depths, {d: np.log10(group[group["depth"] == d]["ratio"]) for d in depths}, act, **style(act))
-        ax.axhline(np.log10(threshold), color="black", linestyle=":", label=f"ratio {threshold} (vanishing)")
-        ax.set_xlabel("hidden layers")
-        ax.set_title(when)
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel("log10 ‖∇W first‖ / ‖∇W last‖")
-    axes[1].legend(fontsize=8)
+    models = sorted(ratios["model"].unique()) if "model" in ratios else [None]
+    fig, axes = plt.subplots(len(models), 2, figsize=(11, 4 * len(models)), sharey=True, squeeze=False)
+    for row, model in zip(axes, models):
+        rows = ratios if model is None else ratios[ratios["model"] == model]
+        for ax, when in zip(row, ("at init", "after training")):
+            part = rows[rows["when"] == when]
+            for act, group in part.groupby("activation"):
+                depths = sorted(group["depth"].unique())
+                _median_band(ax, depths, {d: np.log10(group[group["depth"] == d]["ratio"]) for d in depths}, act, **style(act))
+            ax.axhline(np.log10(threshold), color="black", linestyle=":", label=f"ratio {threshold} (vanishing)")
+            ax.set_xlabel("hidden layers" if model != "resmlp" else "residual blocks")
+            ax.set_title(when if model is None else f"{model}, {when}")
+            ax.grid(alpha=0.3)
+        row[0].set_ylabel("log10 ‖∇W first‖ / ‖∇W last‖")
+    axes[0][1].legend(fontsize=8)
     _save(fig, path, "Claim 1: gradient reaching the first layer, relative to the last (median, 95% CI)")
 
 
@@ -182,7 +187,7 @@ def rank_heatmap(selected, mean_rank, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(2.4 * table.shape[1] + 3.5, 0.55 * len(table) + 1.8))
     cmap = plt.get_cmap("cividis")  # perceptually uniform, colour-blind-safe, monotone in grey
     image = ax.imshow(behind.clip(lower=HEATMAP_FLOOR).to_numpy(), cmap=cmap, vmin=HEATMAP_FLOOR, vmax=0, aspect="auto")
-    ax.set_xticks(range(table.shape[1]), table.columns)
+    ax.set_xticks(range(table.shape[1]), table.columns, rotation=20, ha="right")
     ax.set_yticks(range(len(table)), [f"{a} (mean rank {mean_rank[a]:.1f})" for a in table.index])
     for i in range(table.shape[0]):
         for j in range(table.shape[1]):
