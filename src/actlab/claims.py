@@ -247,7 +247,7 @@ def _gradient_table(evidence: Evidence) -> pd.DataFrame:
         last_layer, last_step = layers["layer"].max(), layers["step"].max()
         for when, step in (("at init", 0), ("after training", last_step)):
             grads = layers[layers["step"] == step].set_index("layer")["grad_norm"]
-            rows.append({"activation": run["activation"], "model": run.get("model", PLAIN_MLP), "depth": int(run["model.depth"]),
+            rows.append({"activation": run["activation"], "model": run.get("model.name", PLAIN_MLP), "depth": int(run["model.depth"]),
                          "when": when, "seed": run["seed"],
                          "collapsed": bool(run["collapsed"]),
                          "ratio": grads[1] / grads[last_layer] if grads[last_layer] > 0 else np.nan})
