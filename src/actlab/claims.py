@@ -298,7 +298,7 @@ def vanishing_gradients_rule(ratios: pd.DataFrame) -> ClaimResult:
     notes = [f"Rule: a function 'vanishes' when the median ratio at depth {deepest} at initialization is below {VANISH_RATIO}; "
              "supported when sigmoid and tanh vanish and no ReLU-family function does. The verdict reads initialization "
              f"only, where no network has trained yet, so collapsed runs cannot sway it, and the plain stack ({PLAIN_MLP}) only: "
-             f"{RESIDUAL_MLP}, the same depths as residual blocks, is the control (shown, not judged)."]
+             f"{RESIDUAL_MLP} (residual blocks, whose skips carry the gradient) is the control, shown, not judged."]
     if "tanh" in vanishes and not vanishes["tanh"]:
         notes.append("With Glorot initialization tanh keeps its first-layer gradient at this depth: the "
                      "initializer, not the function alone, decides whether gradients vanish.")
@@ -307,7 +307,7 @@ def vanishing_gradients_rule(ratios: pd.DataFrame) -> ClaimResult:
 
 
 def _draw_gradients(evidence: Evidence, ratios: pd.DataFrame, out: Path) -> None:
-    figures.ratio_by_depth(_usable_gradients(ratios), out, VANISH_RATIO)
+    figures.ratio_by_depth(_usable_gradients(ratios), out, VANISH_RATIO, RESIDUAL_MLP)
 
 
 vanishing_gradients = Analysis(_gradient_table, vanishing_gradients_rule, _draw_gradients)

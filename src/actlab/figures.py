@@ -71,26 +71,34 @@ def _save(fig, path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def ratio_by_depth(ratios, path: Path, threshold: float) -> None:
-    """One row per architecture (the plain stack, and the residual control if it ran), one column
-    per moment (at init, after training)."""
+def ratio_by_depth(ratios, path: Path, threshold: float, control: str = "resmlp") -> None:
+    """Lines: the plain stack across depths, per activation. Open markers: the residual `control`
+    (skip connections), drawn at its own depth(s) in the activation's colour."""
     import numpy as np
 
-    models = sorted(ratios["model"].unique()) if "model" in ratios else [None]
-    fig, axes = plt.subplots(len(models), 2, figsize=(11, 4 * len(models)), sharey=True, squeeze=False)
-    for row, model in zip(axes, models):
-        rows = ratios if model is None else ratios[ratios["model"] == model]
-        for ax, when in zip(row, ("at init", "after training")):
-            part = rows[rows["when"] == when]
-            for act, group in part.groupby("activation"):
-                depths = sorted(group["depth"].unique())
-                _median_band(ax, depths, {d: np.log10(group[group["depth"] == d]["ratio"]) for d in depths}, act, **style(act))
-            ax.axhline(np.log10(threshold), color="black", linestyle=":", label=f"ratio {threshold} (vanishing)")
-            ax.set_xlabel("hidden layers" if model != "resmlp" else "residual blocks")
-            ax.set_title(when if model is None else f"{model}, {when}")
-            ax.grid(alpha=0.3)
-        row[0].set_ylabel("log10 ‖∇W first‖ / ‖∇W last‖")
-    axes[0][1].legend(fontsize=8)
+    from actlab.stats import median_ci
+
+    is_control = ratios["model"] == control if "model" in ratios else np.zeros(len(ratios), dtype=bool)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for ax, when in zip(axes, ("at init", "after training")):
+        plain, res = (ratios[mask & (ratios["when"] == when)] for mask in (~is_control, is_control))
+        for act, group in plain.groupby("activation"):
+            depths = sorted(group["depth"].unique())
+            _median_band(ax, depths, {d: np.log10(group[group["depth"] == d]["ratio"]) for d in depths}, act, **style(act))
+        for act, group in res.groupby("activation"):
+            look = style(act)
+            for depth, at in group.groupby("depth"):
+                est = median_ci(np.log10(at["ratio"]))
+                ax.errorbar(depth, est.median, yerr=[[est.median - est.low], [est.high - est.median]], fmt=look["marker"],
+                            color=look["color"], markerfacecolor="white", markersize=8, capsize=3)
+        if not res.empty:
+            ax.plot([], [], "o", color="black", markerfacecolor="white", label=f"open markers: {control} (residual control)")
+        ax.axhline(np.log10(threshold), color="black", linestyle=":", label=f"ratio {threshold} (vanishing)")
+        ax.set_xlabel("hidden layers (residual blocks for the control)" if not res.empty else "hidden layers")
+        ax.set_title(when)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("log10 ‖∇W first‖ / ‖∇W last‖")
+    axes[0].legend(fontsize=8, loc="lower left")  # at init every function has runs (collapsed ones drop out after training)
     _save(fig, path, "Claim 1: gradient reaching the first layer, relative to the last (median, 95% CI)")
 
 
