@@ -179,7 +179,7 @@ LITERATURE: list[Published] = [
               "ageron/handson-ml2 @262e54bd, 11_training_deep_neural_networks.ipynb, printed output of cells 30 and 34",
               "Fashion-MNIST, 100 dense layers, SGD 1e-3, 5 epochs: SELU + LeCun-normal vs ReLU + He-normal, one run each",
               "validation accuracy after 5 epochs: SELU 0.8218, ReLU 0.7380", "SELU > ReLU",
-              "claim 7: 32-layer MLP on mnist_5k, selu_lecun vs relu_he_normal, best validation accuracy", _geron),
+              "claim 7: 64-layer MLP on mnist_5k (full profile), selu_lecun vs relu_he_normal, best validation accuracy", _geron),
     Published("Clevert et al. 2016, ELUs (ICLR)", "Sec. 4.4, ImageNet learning curves (via a review of the paper)",
               "ImageNet, 15-layer CNN: iterations to reach 20% top-5 error",
               "ELU 160k iterations vs ReLU 200k", "ELU learns faster than ReLU",
