@@ -101,9 +101,11 @@ TASKS = sorted(p.stem for p in (CONF.parent / "experiments" / "task").glob("*.ya
 
 
 def _task_splits(task: str):
+    """The task as a claim's sweep composes it (not the tests' tiny digits config, whose
+    `dataset=digits` would override the task's own dataset)."""
     from actlab import config as config_stage
 
-    cfg = compose_config([f"+experiment/task={task}"])
+    cfg = config_stage.compose([f"+experiment/task={task}", "tracking.enabled=false"])
     config_stage.validate(cfg)
     return cfg, load_splits(OmegaConf.to_container(cfg.dataset, resolve=True), as_images=bool(cfg.model.get("images")))
 
