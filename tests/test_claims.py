@@ -159,6 +159,23 @@ def test_claim1_rule(tmp_path):
     assert claims.vanishing_gradients(evidence(1.0), tmp_path / "f.png").verdict == "mixed"
 
 
+def test_claim1_judges_the_plain_stack_and_shows_the_residual_control(tmp_path):
+    """resmlp is the control: its gradients do not vanish for any function, and it never sways the
+    verdict, which reads the plain MLP at its deepest depth (even when resmlp runs deeper)."""
+    plain = {"sigmoid": 0.001, "tanh": 0.01, "relu": 1.0}
+    rows = [{"activation": a, "model.name": "deep_mlp", "model.depth": "3", "seed": s, "run_id": f"plain-{a}"}
+            for a in plain for s in SEEDS]
+    rows += [{"activation": a, "model.name": "resmlp", "model.depth": "50", "seed": s, "run_id": f"res-{a}"}
+             for a in plain for s in SEEDS]
+    grads = {f"plain-{a}": g for a, g in plain.items()} | {f"res-{a}": 0.9 for a in plain}
+    evidence = Evidence(pd.DataFrame(rows).assign(status="FINISHED", diverged=False), layers=lambda run_id: _layers(grads[run_id]))
+    result = claims.vanishing_gradients(evidence, tmp_path / "f.png")
+    assert result.verdict == "supported" and result.values["depth"] == 3
+    control = [n for n in result.numbers if n.startswith("control, resmlp (50 residual blocks)")]
+    assert len(control) == 1 and "no function's gradient vanishes" in control[0]
+    assert (tmp_path / "f.png").stat().st_size > 10_000
+
+
 def test_claim7_rule(tmp_path):
     def evidence(trained_std: float) -> Evidence:
         def layers(run_id: str) -> pd.DataFrame:

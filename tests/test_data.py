@@ -94,3 +94,37 @@ def test_downloading_dataset_offline_says_where_to_put_the_file(name, tmp_path, 
         assert "mnist_5k" in message and "\n" not in message
     else:
         pytest.skip("the network is reachable here: the dataset downloaded")
+
+
+# --- the claims' tasks (experiments/task/): each composes, validates and loads -------------------
+TASKS = sorted(p.stem for p in (CONF.parent / "experiments" / "task").glob("*.yaml"))
+
+
+def _task_splits(task: str):
+    """The task as a claim's sweep composes it (not the tests' tiny digits config, whose
+    `dataset=digits` would override the task's own dataset)."""
+    from actlab import config as config_stage
+
+    cfg = config_stage.compose([f"+experiment/task={task}", "tracking.enabled=false"])
+    config_stage.validate(cfg)
+    return cfg, load_splits(OmegaConf.to_container(cfg.dataset, resolve=True), as_images=bool(cfg.model.get("images")))
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_every_task_composes_validates_and_loads(task):
+    cfg, splits = _task_splits(task)
+    assert splits.n_classes >= 2 and min(splits.sizes().values()) > 0
+
+
+@pytest.mark.parametrize("task,rows,features,classes", [
+    ("synthetic_hd_mlp", 3000, 1000, 3),  # high-dimensional: 1,000 features, 20 of them informative
+    ("mnist1d_mlp", 20000, 40, 10),  # the larger task: 20,000 examples
+    ("breast_cancer_mlp", 569, 30, 2),
+    ("wine_mlp", 178, 13, 3),
+])
+def test_the_new_tasks_have_the_shape_their_files_say(task, rows, features, classes):
+    cfg, splits = _task_splits(task)
+    assert sum(splits.sizes().values()) == rows
+    assert splits.input_shape == (features,) and splits.n_classes == classes
+    if task == "synthetic_hd_mlp":
+        assert cfg.dataset.n_informative == 20

@@ -79,22 +79,35 @@ def _save(fig, path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def ratio_by_depth(ratios, path: Path, threshold: float) -> None:
+def ratio_by_depth(ratios, path: Path, threshold: float, control: str = "resmlp") -> None:
+    """Lines: the plain stack across depths, per activation. Open markers: the residual `control`
+    (skip connections), drawn at its own depth(s) in the activation's colour."""
     import numpy as np
 
+    from actlab.stats import median_ci
+
+    is_control = ratios["model"] == control if "model" in ratios else np.zeros(len(ratios), dtype=bool)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     for ax, when in zip(axes, ("at init", "after training")):
-        part = ratios[ratios["when"] == when]
-        for act, group in part.groupby("activation"):
+        plain, res = (ratios[mask & (ratios["when"] == when)] for mask in (~is_control, is_control))
+        for act, group in plain.groupby("activation"):
             depths = sorted(group["depth"].unique())
             _median_band(ax, depths, {d: np.log10(group[group["depth"] == d]["ratio"]) for d in depths}, act, **style(act))
+        for act, group in res.groupby("activation"):
+            look = style(act)
+            for depth, at in group.groupby("depth"):
+                est = median_ci(np.log10(at["ratio"]))
+                ax.errorbar(depth, est.median, yerr=[[est.median - est.low], [est.high - est.median]], fmt=look["marker"],
+                            color=look["color"], markerfacecolor="white", markersize=8, capsize=3)
+        if not res.empty:
+            ax.plot([], [], "o", color="black", markerfacecolor="white", label=f"open markers: {control} (residual control)")
         ax.axhline(np.log10(threshold), color="black", linestyle=":", label=f"ratio {threshold} (vanishing)")
-        ax.set_xlabel("hidden layers")
+        ax.set_xlabel("hidden layers (residual blocks for the control)" if not res.empty else "hidden layers")
         integer_ticks(ax)
         ax.set_title(when)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("log10 ‖∇W first‖ / ‖∇W last‖")
-    axes[1].legend(fontsize=8)
+    axes[0].legend(fontsize=8, loc="lower left")  # at init every function has runs (collapsed ones drop out after training)
     _save(fig, path, "Claim 1: gradient reaching the first layer, relative to the last (median, 95% CI)")
 
 
@@ -192,7 +205,7 @@ def rank_heatmap(selected, mean_rank, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(2.4 * table.shape[1] + 3.5, 0.55 * len(table) + 1.8))
     cmap = plt.get_cmap("cividis")  # perceptually uniform, colour-blind-safe, monotone in grey
     image = ax.imshow(behind.clip(lower=HEATMAP_FLOOR).to_numpy(), cmap=cmap, vmin=HEATMAP_FLOOR, vmax=0, aspect="auto")
-    ax.set_xticks(range(table.shape[1]), table.columns)
+    ax.set_xticks(range(table.shape[1]), table.columns, rotation=20, ha="right")
     ax.set_yticks(range(len(table)), [f"{a} (mean rank {mean_rank[a]:.1f})" for a in table.index])
     for i in range(table.shape[0]):
         for j in range(table.shape[1]):
