@@ -33,7 +33,7 @@ def test_each_activation_builds_and_trains(activation, model, tiny_cfg, tmp_path
     result = run(tiny_cfg(f"activation={activation}", f"model={model}", "model.depth=2", "trainer.epochs=2"))
     assert result["status"] == "finished" and 0.0 <= result["test_accuracy"] <= 1.0
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    losses = [m.value for m in client.get_metric_history(result["run_id"], "loss")]
+    losses = [m.value for m in client.get_metric_history(result["run_id"], "curves/loss")]
     assert len(losses) == 2 and losses[1] < losses[0]  # it learns
 
 
