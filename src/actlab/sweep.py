@@ -417,11 +417,11 @@ def summarize_sweep(store, parent_id: str, rows: list[dict[str, Any]], axes: lis
     if len(medians):
         lines.append("Median test accuracy by " + group.split(".")[-1] + ": " +
                      ", ".join(f"{name} {value:.4f}" for name, value in medians.items()) + ".")
-    reused = [r for r in table if r["run_id"] not in kids]
+    reused = [r for r in rows if r.get("run_id") and r["run_id"] not in kids]
     if reused:
         lines.append(f"\nRuns of other sweeps this one reused ({len(reused)}):")
-        lines += [f"- [{job_label(rows[[x['job'] for x in rows].index(r['job'])].get('overrides', ''), axes)}]"
-                  f"(#/experiments/{store.experiment_id}/runs/{r['run_id']})" for r in reused[:200]]
+        lines += [f"- [{job_label(r.get('overrides', ''), axes)}](#/experiments/{store.experiment_id}/runs/{r['run_id']})"
+                  for r in reused[:200]]
     with tempfile.TemporaryDirectory() as tmp:
         if len(runs):
             title = f"{len(runs)} runs of the sweep, grouped by {group.split('.')[-1]}"
