@@ -18,8 +18,9 @@ import warnings  # noqa: E402
 import hydra  # noqa: E402
 
 # conf/hydra/launcher/joblib.yaml replaces the plugin's config of that name on purpose (a launcher
-# that survives a killed worker); Hydra 1.3 merges the two and warns that this is deprecated.
-warnings.filterwarnings("ignore", message="'hydra/launcher/joblib' is validated against ConfigStore schema")
+# that survives a killed worker); Hydra 1.3 merges the two and warns that this is deprecated. Its
+# message starts with a newline, and the filter matches from the start, hence the leading \s*.
+warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/joblib' is validated against ConfigStore schema")
 from omegaconf import DictConfig  # noqa: E402
 
 
