@@ -17,9 +17,10 @@ import warnings  # noqa: E402
 
 import hydra  # noqa: E402
 
-# conf/hydra/launcher/joblib.yaml replaces the plugin's config of that name on purpose (a launcher
-# that survives a killed worker); Hydra 1.3 merges the two and warns that this is deprecated.
-warnings.filterwarnings("ignore", message="'hydra/launcher/joblib' is validated against ConfigStore schema")
+# conf/hydra/launcher/joblib.yaml replaces the plugin's config of that name on purpose; Hydra 1.3 warns
+# that merging the two is deprecated. Silenced here for this process and in the launcher's module for
+# joblib's workers. The message starts with a newline, hence the leading \s*.
+warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/joblib' is validated against ConfigStore schema")
 from omegaconf import DictConfig  # noqa: E402
 
 

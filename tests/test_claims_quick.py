@@ -90,6 +90,7 @@ def test_a_function_from_outside_the_project_gets_its_challenger_report(tmp_path
     assert written.returncode == 0, written.stderr[-3000:]
     text = (tmp_path / "challengers" / "serf.md").read_text()
     assert "**Runs of serf missing:** 0" in text
+    assert "| Verdict | Stability |" in text and "**Stability:** n/a" in text  # the quick profile's one seed: nothing to resample
     summary = [line for line in text.splitlines() if line.startswith("| ") and line[2:4].strip().isdigit()]
     assert len(summary) == len(CLAIMS) and all(any(v in line for v in (*VERDICTS, "does not apply")) for line in summary)
     for figure in ("serf_ranking.png", "serf_claim07_selu_self_normalizes.png", "serf_claim10_formulas_and_code.png"):

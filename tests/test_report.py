@@ -28,7 +28,29 @@ def test_report_lists_the_sweeps_that_run_claims_sh_runs():
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert [line.split()[4] for line in lines] == [f"experiment={c.experiment}" for c in CLAIMS.values()]
-    assert all(line.endswith(f"hydra.launcher.n_jobs={c.workers}") for line, c in zip(lines, CLAIMS.values()))
+    run = [c for c in CLAIMS.values() if c.within is None]  # claim 5's jobs are run by claim 8's sweep
+    assert [line.split()[4] for line in lines] == [f"experiment={c.experiment}" for c in run]
+    assert all(line.endswith(f"hydra.launcher.n_jobs={c.workers}") for line, c in zip(lines, run))
     assert CLAIMS[6].workers == 1  # it times forward passes: no second job beside it
     assert '"$PYTHON" -m report --profile "$profile" --commands' in (ROOT / "experiments" / "run_claims.sh").read_text()
+
+
+def test_a_claim_run_within_another_sweep_is_a_subset_of_it_in_every_profile():
+    """Claim 5's sweep is listed only with claim 8 absent: its experiment file is claim 8's with fewer
+    activations (same base config, study, trainer and other sweep axes), so each of its jobs is one of claim 8's."""
+    from omegaconf import OmegaConf
+
+    from actlab.config import options
+
+    within = {c.number: c.within for c in CLAIMS.values() if c.within}
+    assert within == {5: 8}
+    for inner, outer in within.items():
+        small, large = (OmegaConf.to_container(OmegaConf.load(ROOT / "experiments" / f"{CLAIMS[n].experiment}.yaml"))
+                        for n in (inner, outer))
+        small_acts = small["hydra"]["sweeper"]["params"].pop("activation").split(",")
+        large_acts = large["hydra"]["sweeper"]["params"].pop("activation")
+        assert large_acts == "glob(*)" and set(small_acts) <= set(options("activation"))
+        assert small == large
+    alone = subprocess.run([sys.executable, "-m", "report", "--profile", "full", "--commands", "--claim", "5"], cwd=ROOT,
+                           capture_output=True, text=True, timeout=120)
+    assert alone.stdout.splitlines()[0].split()[4] == "experiment=claim05_elu"  # asked alone, it runs its own sweep

@@ -23,7 +23,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
 from actlab import literature, metric_keys
-from actlab.claims import CLAIMS, RESAMPLES, STABLE_SHARE, Claim, ClaimResult, Evidence, stability
+from actlab.claims import CLAIMS, RESAMPLES, STABLE_SHARE, Claim, ClaimResult, Evidence, Stability, stability
 from actlab.config import CONF_DIR, coerce_floats, fingerprint
 from actlab.sweep import expand
 from actlab.track import Store
@@ -195,9 +195,11 @@ def _versions() -> str:
 
 
 def sweep_commands(profile: str, claims: list[Claim]) -> list[str]:
-    """The sweeps that make the claims' runs: what experiments/run_claims.sh runs."""
+    """The sweeps that make the claims' runs: what experiments/run_claims.sh runs. A claim whose
+    jobs all belong to another listed claim's sweep (`Claim.within`) gets its runs from that one."""
+    listed = {c.number for c in claims}
     return [f"python -m run -m experiment={c.experiment} profile={profile} hydra/launcher=joblib hydra.launcher.n_jobs={c.workers}"
-            for c in claims]
+            for c in claims if c.within not in listed]
 
 
 def _commands(profile: str, claims: list[Claim]) -> list[str]:
@@ -206,15 +208,15 @@ def _commands(profile: str, claims: list[Claim]) -> list[str]:
     return lines + [f"python -m report --profile {profile} {numbers}".rstrip()]
 
 
-def _stability_text(result: ClaimResult, long: bool = False) -> str:
-    if result.stability is None:
+def stability_text(stability: Stability | None, long: bool = False) -> str:
+    """A verdict's stability for a table cell, or (long) for the claim's section."""
+    if stability is None:
         return ("n/a (deterministic checks, no runs, or fewer than 3 task × seed blocks: nothing to resample)"
                 if long else "n/a")
     if not long:
-        return str(result.stability)
-    st = result.stability
-    return (f"{st} — {st.share * st.resamples:.0f} of {st.resamples} bootstrap resamples of the blocks "
-            f"({' × '.join(b.lstrip('+').split('/')[-1] for b in st.blocks)}) give this verdict")
+        return str(stability)
+    return (f"{stability} — {stability.share * stability.resamples:.0f} of {stability.resamples} bootstrap resamples of the blocks "
+            f"({' × '.join(b.lstrip('+').split('/')[-1] for b in stability.blocks)}) give this verdict")
 
 
 def render(profile: str, results: list[tuple[Claim, Evidence, ClaimResult]], out: Path, header: dict[str, str]) -> str:
@@ -259,7 +261,7 @@ def render(profile: str, results: list[tuple[Claim, Evidence, ClaimResult]], out
     ]
     for claim, _, result in results:
         lines.append(f"| {claim.number} | {claim.article} | {result.measured} | {VERDICT_MARK[result.verdict]} | "
-                     f"{_stability_text(result)} |")
+                     f"{stability_text(result.stability)} |")
     lines += ["", *literature.render({claim.number: result for claim, _, result in results})]
     for claim, evidence, result in results:
         table = evidence.table
@@ -272,7 +274,7 @@ def render(profile: str, results: list[tuple[Claim, Evidence, ClaimResult]], out
             f"**The article:** {claim.article}  ",
             f"**Measured:** {result.measured}  ",
             f"**Verdict:** {VERDICT_MARK[result.verdict]}  ",
-            f"**Stability:** {_stability_text(result, long=True)}  ",
+            f"**Stability:** {stability_text(result.stability, long=True)}  ",
             f"**Runs:** {counts.get('FINISHED', 0)} finished of {len(table)} in the sweep `experiments/{claim.experiment}.yaml`"
             + (f", {diverged} diverged" if diverged else "")
             + (f", {counts.get('missing', 0)} missing" if counts.get("missing") else ""),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -22,6 +23,10 @@ from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, run_job, setup_globals
 from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher as HydraJoblibLauncher
 from omegaconf import open_dict
+
+# Hydra's warning that run.py silences in the launching process, silenced in joblib's workers, which
+# import this module (to unpickle `execute_job`) but not run.py.
+warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/joblib' is validated against ConfigStore schema")
 
 OUTCOME_FILE = "outcome.json"  # actlab.sweep's; not imported here: Hydra imports this module at every start
 
