@@ -177,20 +177,29 @@ def overfitting(finished, path: Path) -> None:
     _save(fig, path, "Claim 4: ReLU, Leaky ReLU and PReLU against training-set size (median, 95% CI)")
 
 
-def points_by_task(table, metrics: list[str], path: Path, title: str) -> None:
+def points_by_task(table, metrics: list[str], path: Path, title: str, reference: str | None = None) -> None:
+    """Median and 95% CI per task and function. With a `reference` function, each point is instead the
+    paired difference to it (same task and seed) in percentage points: what a claim comparing
+    functions judges, readable within every task whatever that task's accuracy level."""
     from actlab.stats import median_ci
 
     tasks = sorted(table["+experiment/task"].unique()) if "+experiment/task" in table else ["all"]
-    acts = sorted(table["activation"].unique())
+    acts = [a for a in sorted(table["activation"].unique()) if a != reference]
     fig, axes = plt.subplots(1, len(metrics), figsize=(6 * len(metrics), 0.45 * len(acts) * len(tasks) + 2), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
         labels, y = [], 0
         for t, task in enumerate(tasks):
             part = table if task == "all" else table[table["+experiment/task"] == task]
+            if reference:
+                wide = part.pivot_table(index="seed", columns="activation", values=metric)
             if t % 2:  # alternate grey bands tell the tasks apart without a colour
                 ax.axhspan(y - 0.5, y + len(acts) - 0.5, color="0.92", zorder=0)
             for act in acts:
-                est = median_ci(part[part["activation"] == act][metric])
+                if reference:
+                    values = ((wide[act] - wide[reference]) * 100).dropna() if {act, reference} <= set(wide) else []
+                else:
+                    values = part[part["activation"] == act][metric]
+                est = median_ci(values)
                 look = style(act, acts)
                 ax.errorbar(est.median, y, xerr=[[est.median - est.low], [est.high - est.median]], fmt=look["marker"],
                             color=look["color"], markeredgecolor="black", markeredgewidth=0.5)
@@ -198,7 +207,11 @@ def points_by_task(table, metrics: list[str], path: Path, title: str) -> None:
                 y += 1
         ax.set_yticks(range(len(labels)), labels, fontsize=8)
         ax.invert_yaxis()
-        ax.set_xlabel(metric.replace("_", " ") + " (median, 95% CI)")
+        if reference:
+            ax.axvline(0, color="black", linestyle=":")
+            ax.set_xlabel(f"{metric.replace('_', ' ')} − {reference}'s (points; median, 95% CI)")
+        else:
+            ax.set_xlabel(metric.replace("_", " ") + " (median, 95% CI)")
         ax.grid(alpha=0.3)
     _save(fig, path, title)
 
