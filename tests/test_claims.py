@@ -159,6 +159,22 @@ def test_claim1_rule(tmp_path):
     assert claims.vanishing_gradients(evidence(1.0), tmp_path / "f.png").verdict == "mixed"
 
 
+def test_claim1_keeps_a_gradient_that_underflowed_to_zero_in_its_figure(tmp_path):
+    """Sigmoid's first-layer gradient at 50 layers is exactly 0 in float32: its verdict reads 'vanishes'
+    and its figure draws it on the marked floor (log10 0 = −inf would silently drop it)."""
+    import warnings
+
+    grads = {"sigmoid": 0.0, "tanh": 0.001, "relu": 1.0}
+    rows = [{"activation": a, "model.depth": "50", "seed": s, "run_id": a} for a in grads for s in SEEDS]
+    evidence = Evidence(pd.DataFrame(rows).assign(status="FINISHED", diverged=False), layers=lambda run_id: _layers(grads[run_id]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # "divide by zero encountered in log10"
+        result = claims.vanishing_gradients(evidence, tmp_path / "f.png")
+    assert result.verdict == "supported"
+    assert any(n.startswith("sigmoid at init, depth 50: ‖∇W₁‖/‖∇W_L‖ = 0 ") for n in result.numbers)
+    assert (tmp_path / "f.png").stat().st_size > 10_000
+
+
 def test_claim1_judges_the_plain_stack_and_shows_the_residual_control(tmp_path):
     """resmlp is the control: its gradients do not vanish for any function, and it never sways the
     verdict, which reads the plain MLP at its deepest depth (even when resmlp runs deeper)."""

@@ -544,8 +544,8 @@ def elu_rule(selected: pd.DataFrame) -> ClaimResult:
 
 
 def _draw_elu(evidence: Evidence, selected: pd.DataFrame, out: Path) -> None:
-    figures.points_by_task(selected, ["val_accuracy_auc", "test_accuracy"], out,
-                           title="Claim 5: ELU vs the ReLU family (each at its own best learning rate)")
+    figures.points_by_task(selected, ["val_accuracy_auc", "test_accuracy"], out, reference="relu",
+                           title="Claim 5: ELU and the ReLU family against ReLU (each at its own best learning rate)")
 
 
 elu_converges_faster = Analysis(_selected, elu_rule, _draw_elu)

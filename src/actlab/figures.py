@@ -81,15 +81,21 @@ def _save(fig, path: Path, title: str) -> None:
     plt.close(fig)
 
 
+UNDERFLOW_LOG10 = -20  # where a ratio of exactly 0 is drawn: the first layer's gradient underflowed float32
+
+
 def ratio_by_depth(ratios, path: Path, threshold: float, control: str = "resmlp") -> None:
     """Lines: the plain stack across depths, per activation. Open markers: the residual `control`
-    (skip connections), drawn at its own depth(s) in the activation's colour."""
+    (skip connections), drawn at its own depth(s) in the activation's colour. A ratio of 0 (log −∞)
+    is drawn on a marked floor, so the function whose gradient vanished most stays in the figure."""
     import numpy as np
 
     from actlab.stats import median_ci
 
+    ratios = ratios.assign(ratio=ratios["ratio"].where(~(ratios["ratio"] <= 0), 10.0 ** UNDERFLOW_LOG10))
+    underflow = bool((ratios["ratio"] == 10.0 ** UNDERFLOW_LOG10).any())
     is_control = ratios["model"] == control if "model" in ratios else np.zeros(len(ratios), dtype=bool)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4), sharey=True)
     for ax, when in zip(axes, ("at init", "after training")):
         plain, res = (ratios[mask & (ratios["when"] == when)] for mask in (~is_control, is_control))
         for act, group in plain.groupby("activation"):
@@ -104,12 +110,16 @@ def ratio_by_depth(ratios, path: Path, threshold: float, control: str = "resmlp"
         if not res.empty:
             ax.plot([], [], "o", color="black", markerfacecolor="white", label=f"open markers: {control} (residual control)")
         ax.axhline(np.log10(threshold), color="black", linestyle=":", label=f"ratio {threshold} (vanishing)")
+        if underflow:
+            ax.axhline(UNDERFLOW_LOG10, color="grey", linestyle="--", linewidth=0.8,
+                       label=f"ratio 0: the gradient underflowed float32 (drawn at 1e{UNDERFLOW_LOG10})")
         ax.set_xlabel("hidden layers (residual blocks for the control)" if not res.empty else "hidden layers")
         integer_ticks(ax)
         ax.set_title(when)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("log10 ‖∇W first‖ / ‖∇W last‖")
-    axes[0].legend(fontsize=8, loc="lower left")  # at init every function has runs (collapsed ones drop out after training)
+    # Beside the panels, not over them: at init every function has runs (collapsed ones drop out after training).
+    axes[1].legend(*axes[0].get_legend_handles_labels(), fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
     _save(fig, path, "Claim 1: gradient reaching the first layer, relative to the last (median, 95% CI)")
 
 
@@ -167,20 +177,29 @@ def overfitting(finished, path: Path) -> None:
     _save(fig, path, "Claim 4: ReLU, Leaky ReLU and PReLU against training-set size (median, 95% CI)")
 
 
-def points_by_task(table, metrics: list[str], path: Path, title: str) -> None:
+def points_by_task(table, metrics: list[str], path: Path, title: str, reference: str | None = None) -> None:
+    """Median and 95% CI per task and function. With a `reference` function, each point is instead the
+    paired difference to it (same task and seed) in percentage points: what a claim comparing
+    functions judges, readable within every task whatever that task's accuracy level."""
     from actlab.stats import median_ci
 
     tasks = sorted(table["+experiment/task"].unique()) if "+experiment/task" in table else ["all"]
-    acts = sorted(table["activation"].unique())
+    acts = [a for a in sorted(table["activation"].unique()) if a != reference]
     fig, axes = plt.subplots(1, len(metrics), figsize=(6 * len(metrics), 0.45 * len(acts) * len(tasks) + 2), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
         labels, y = [], 0
         for t, task in enumerate(tasks):
             part = table if task == "all" else table[table["+experiment/task"] == task]
+            if reference:
+                wide = part.pivot_table(index="seed", columns="activation", values=metric)
             if t % 2:  # alternate grey bands tell the tasks apart without a colour
                 ax.axhspan(y - 0.5, y + len(acts) - 0.5, color="0.92", zorder=0)
             for act in acts:
-                est = median_ci(part[part["activation"] == act][metric])
+                if reference:
+                    values = ((wide[act] - wide[reference]) * 100).dropna() if {act, reference} <= set(wide) else []
+                else:
+                    values = part[part["activation"] == act][metric]
+                est = median_ci(values)
                 look = style(act, acts)
                 ax.errorbar(est.median, y, xerr=[[est.median - est.low], [est.high - est.median]], fmt=look["marker"],
                             color=look["color"], markeredgecolor="black", markeredgewidth=0.5)
@@ -188,7 +207,11 @@ def points_by_task(table, metrics: list[str], path: Path, title: str) -> None:
                 y += 1
         ax.set_yticks(range(len(labels)), labels, fontsize=8)
         ax.invert_yaxis()
-        ax.set_xlabel(metric.replace("_", " ") + " (median, 95% CI)")
+        if reference:
+            ax.axvline(0, color="black", linestyle=":")
+            ax.set_xlabel(f"{metric.replace('_', ' ')} − {reference}'s (points; median, 95% CI)")
+        else:
+            ax.set_xlabel(metric.replace("_", " ") + " (median, 95% CI)")
         ax.grid(alpha=0.3)
     _save(fig, path, title)
 
