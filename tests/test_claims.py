@@ -385,6 +385,12 @@ def test_render_has_stability_column_and_literature_table(tmp_path):
     assert "| 100% |" in text and "**Stability:** 100% — 10 of 10 bootstrap resamples" in text
     assert "## The literature side by side" in text and "Mishkin et al. 2017" in text
     assert "Holm" in text
+    # Claim 5's runs come from claim 8's sweep (Claim.within): its section says where they were trained.
+    five = render("quick", [(CLAIMS[5], evidence, result)], tmp_path, header)
+    def runs_line(report: str) -> str:
+        return next(line for line in report.splitlines() if line.startswith("**Runs:**"))  # the claim section's
+
+    assert "in claim 8's sweep" in runs_line(five) and "in claim 8's sweep" not in runs_line(text)
 
 
 def test_too_few_blocks_give_no_stability():

@@ -277,7 +277,9 @@ def render(profile: str, results: list[tuple[Claim, Evidence, ClaimResult]], out
             f"**Stability:** {stability_text(result.stability, long=True)}  ",
             f"**Runs:** {counts.get('FINISHED', 0)} finished of {len(table)} in the sweep `experiments/{claim.experiment}.yaml`"
             + (f", {diverged} diverged" if diverged else "")
-            + (f", {counts.get('missing', 0)} missing" if counts.get("missing") else ""),
+            + (f", {counts.get('missing', 0)} missing" if counts.get("missing") else "")
+            + (f" (run_claims.sh trains them in claim {claim.within}'s sweep, which holds every one of its jobs)"
+               if claim.within else ""),
             "",
             *[f"- {n}" for n in result.numbers],
         ]
