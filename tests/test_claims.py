@@ -420,12 +420,14 @@ def test_claim3_names_units_lost_where_only_relu_collapsed(tmp_path):
 def test_a_challengers_verdict_carries_the_stability_of_the_claims_own_rule(tmp_path):
     """Serf in ELU's place in claim 6: the verdict and its stability come from the claim's rule on the
     same table REPORT.md's would resample, so a borderline timing table is marked unstable here too."""
-    from actlab.challenger import IN_PLACE_OF, _in_place_of, judge
+    from actlab.challenger import IN_PLACE_OF, _in_place_of
+    from actlab.claims import judge
 
     borderline = [0.08, 0.02, 0.06, -0.01, 0.07]
     table = pd.concat([_timings(borderline), _timings(borderline).query("activation == 'elu'").assign(activation="serf")])
     column, subject = IN_PLACE_OF[6]
-    result, stable = judge(CLAIMS[6], _in_place_of(Evidence(table), column, subject, "serf"), tmp_path / "f.png")
+    result = judge(CLAIMS[6], _in_place_of(Evidence(table), column, subject, "serf"), tmp_path / "f.png")
+    stable = result.stability
     assert result.verdict == claims.inference_speed_rule(_timings(borderline)).verdict
     assert stable == claims.stability_of_table(claims.inference_speed_rule, _timings(borderline), seed=6)
     assert stable.unstable

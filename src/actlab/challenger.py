@@ -20,9 +20,8 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from actlab import claims as claim_rules, figures
-from actlab.claims import CLAIMS, TASK, Claim, ClaimResult, Evidence, Stability
+from actlab.claims import CLAIMS, TASK, Claim, ClaimResult, Evidence, Stability, judge
 from actlab.config import CONF_DIR
-from actlab.stats import median_ci
 
 EXPERIMENT_FILE = CONF_DIR / "experiment" / "challenger.yaml"
 CONDITION = claim_rules.CONDITION
@@ -109,11 +108,6 @@ class Line:
     stability: Stability | None = None
 
 
-def judge(claim: Claim, evidence: Evidence, out: Path) -> tuple[ClaimResult, Stability | None]:
-    """The claim's verdict by its own rule and that verdict's stability, resampled as REPORT.md's is."""
-    return claim.analyze(evidence, out), claim_rules.stability(claim.analyze, evidence, seed=claim.number)
-
-
 def _numbers_about(result: ClaimResult, *words: str) -> list[str]:
     return [n for n in result.numbers if any(w in n for w in words)]
 
@@ -134,10 +128,10 @@ def analyze(name: str, evidences: dict[int, Evidence], figures_dir: Path, dirs: 
             shown = evidence if column != CONDITION else Evidence(
                 evidence.table.replace({CONDITION: {"challenger": f"{name} (suggested initializer)"}}), evidence.layers, evidence.history)
             drawn = claim.analyze(shown, figure)  # the figure: the new function beside every other
-            result, stable = judge(claim, _in_place_of(evidence, column, subject, new), scratch / figure.name)
+            result = judge(claim, _in_place_of(evidence, column, subject, new), scratch / figure.name)
             label = name if column != CONDITION else f"{name} (suggested initializer)"
             numbers = [re.sub(rf"\b{re.escape(subject)}\b", label, re.sub(r"\bELU\b", name, n)) for n in result.numbers]
-            lines.append(Line(claim, result.verdict, f"the claim's rule with {name} in {subject}'s place", numbers, drawn.figure, stable))
+            lines.append(Line(claim, result.verdict, f"the claim's rule with {name} in {subject}'s place", numbers, drawn.figure, result.stability))
         elif number == 10:
             from actlab.gallery import gallery
 
@@ -147,7 +141,7 @@ def analyze(name: str, evidences: dict[int, Evidence], figures_dir: Path, dirs: 
             lines.append(Line(claim, "supported" if trained else "not supported", "its formula and derivative by autodiff; it trains in Keras 3",
                               [f"{name} trained from its YAML on digits: {'yes' if trained else 'no'}"], figure))
         else:
-            result, stable = judge(claim, evidence, figure)
+            result = judge(claim, evidence, figure)
             numbers = _numbers_about(result, name) or result.numbers
             if number == 8:
                 ranks = _rank_estimates(evidence)
@@ -158,7 +152,7 @@ def analyze(name: str, evidences: dict[int, Evidence], figures_dir: Path, dirs: 
                 figures.rank_intervals(ranks, name, figures_dir / f"{name}_ranking.png")
                 figure = figures_dir / f"{name}_ranking.png"
             lines.append(Line(claim, result.verdict, f"the claim's rule with {name} among the functions", numbers,
-                              result.figure if number != 8 else figure, stable))
+                              result.figure if number != 8 else figure, result.stability))
     return lines
 
 

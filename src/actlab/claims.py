@@ -22,6 +22,7 @@ Three cautions apply to every rule:
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -56,6 +57,7 @@ class Stability:
     share: float
     resamples: int
     blocks: tuple[str, ...]
+    seconds: float = field(default=0.0, compare=False)  # time spent resampling (the report's header)
 
     @property
     def unstable(self) -> bool:
@@ -222,10 +224,11 @@ def stability_of_table(rule: Callable[[pd.DataFrame], ClaimResult], table: pd.Da
     blocks = _blocks(table)
     if not blocks or table.empty or table.groupby(blocks).ngroups < MIN_BLOCKS:
         return None
+    started = time.perf_counter()
     observed = rule(table).verdict
     rng = np.random.default_rng(seed)
     same = sum(rule(resample_blocks(table, rng)).verdict == observed for _ in range(resamples))
-    return Stability(same / resamples, resamples, tuple(blocks))
+    return Stability(same / resamples, resamples, tuple(blocks), time.perf_counter() - started)
 
 
 def stability(analysis: Callable, evidence: Evidence, resamples: int = RESAMPLES, seed: int = 0) -> Stability | None:
@@ -827,3 +830,11 @@ CLAIMS: dict[int, Claim] = {
               "The article's formulas, printed values and Keras code.", formulas),
     ]
 }
+
+
+def judge(claim: Claim, evidence: Evidence, out: Path | None) -> ClaimResult:
+    """A claim's verdict by its own rule (drawn to `out`) with that verdict's stability: REPORT.md's
+    and a challenger's alike."""
+    result = claim.analyze(evidence, out)
+    result.stability = stability(claim.analyze, evidence, seed=claim.number)
+    return result

@@ -23,7 +23,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
 from actlab import literature, metric_keys
-from actlab.claims import CLAIMS, RESAMPLES, STABLE_SHARE, Claim, ClaimResult, Evidence, Stability, stability
+from actlab.claims import CLAIMS, RESAMPLES, STABLE_SHARE, Claim, ClaimResult, Evidence, Stability, judge
 from actlab.config import CONF_DIR, coerce_floats, fingerprint
 from actlab.sweep import expand
 from actlab.track import Store
@@ -303,10 +303,8 @@ def build_report(uri: str, profile: str, numbers: list[int], out: Path, wall_tim
     for claim in claims:
         evidence = data.evidence(claim, profile)
         figure = figures_dir / f"claim{claim.number:02d}_{claim.slug}.png"
-        result = claim.analyze(evidence, figure)
-        resampling = time.perf_counter()
-        result.stability = stability(claim.analyze, evidence, seed=claim.number)
-        stability_s += time.perf_counter() - resampling
+        result = judge(claim, evidence, figure)
+        stability_s += result.stability.seconds if result.stability else 0.0
         results.append((claim, evidence, result))
     finished = sum(int((e.table["status"] == "FINISHED").sum()) for _, e, _ in results)
     expected = sum(len(e.table) for _, e, _ in results)
