@@ -36,10 +36,12 @@ def main(cfg: DictConfig) -> dict | None:
     from actlab.pipeline.data import DatasetUnavailable
     from actlab.pipeline.preflight import check
     from actlab.pipeline.runner import run
-    from actlab.pipeline.sweep import job_context, record_outcome
+    from actlab.pipeline.finish import Pending
+    from actlab.pipeline.sweep import job_context, outcome_recorder
     from actlab.pipeline.track import TrackingUnreachable
 
     context = job_context(cfg)
+    record_outcome = outcome_recorder()
     try:
         # In a sweep the launching process has checked the store once, before any job started.
         check(cfg, store=not context.parent_run_id)
@@ -69,6 +71,9 @@ def main(cfg: DictConfig) -> dict | None:
             traceback.print_exc()  # a crash inside a run: its traceback is wanted (cli's one-line errors are for input)
             sys.exit(1)
         print(f"error: job failed: {type(error).__name__}: {error}", file=sys.stderr)
+        return None
+    if isinstance(result, Pending):  # a sweep job's end, on the run-end writer: it records the outcome
+        result.then(record_outcome)
         return None
     record_outcome(result)
     return result

@@ -134,8 +134,16 @@ def _raw_digest(loader_json: str) -> str:
 
 def load_splits(cfg: dict[str, Any], as_images: bool) -> Splits:
     """Stratified, seeded splits of the dataset `cfg` describes (its YAML, resolved): its loader is
-    the `_target_` with every key but the split settings; `as_images` keeps (h, w, c) for a CNN."""
+    the `_target_` with every key but the split settings; `as_images` keeps (h, w, c) for a CNN.
+    Made once per process and shared (its arrays read-only): a sweep worker's jobs split alike."""
+    return _splits(json.dumps(cfg, sort_keys=True, default=str), as_images)
+
+
+@functools.lru_cache(maxsize=4)
+def _splits(cfg_json: str, as_images: bool) -> Splits:
     from sklearn.model_selection import train_test_split
+
+    cfg = json.loads(cfg_json)
 
     loader = {k: v for k, v in cfg.items() if k not in SPLIT_KEYS}
     x, y = _load_raw(json.dumps(loader, sort_keys=True))
@@ -164,7 +172,7 @@ def load_splits(cfg: dict[str, Any], as_images: bool) -> Splits:
         x_train, x_val, x_test = (part.reshape((-1, *input_shape)) for part in (x_train, x_val, x_test))
     split = json.dumps({k: v for k, v in cfg.items() if k in SPLIT_KEYS}, sort_keys=True)
     digest = hashlib.md5(f"{_raw_digest(json.dumps(loader, sort_keys=True))}{split}{as_images}".encode()).hexdigest()[:8]
-    return Splits(
-        x_train.astype(np.float32), y_train, x_val.astype(np.float32), y_val,
-        x_test.astype(np.float32), y_test, int(y.max()) + 1, input_shape, digest,
-    )
+    parts = [x_train.astype(np.float32), y_train, x_val.astype(np.float32), y_val, x_test.astype(np.float32), y_test]
+    for part in parts:
+        part.setflags(write=False)  # shared by every job of this process that splits alike
+    return Splits(*parts, int(y.max()) + 1, input_shape, digest)

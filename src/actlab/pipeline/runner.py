@@ -145,7 +145,7 @@ class _Interrupts:
 _INTERRUPTS = _Interrupts()
 
 
-def _reuse_key(container: dict[str, Any], initializer: dict[str, Any]) -> str | None:
+def reuse_key(container: dict[str, Any], initializer: dict[str, Any]) -> str | None:
     """What a compiled model depends on (see train.py): jobs with equal keys may share one; the
     learning rate, seed and epochs may differ. None with dropout, whose random state is not in
     the weights."""
@@ -231,7 +231,7 @@ def _run(cfg: DictConfig, context: RunContext, claims: contextlib.ExitStack) -> 
         # In a sweep the store was created before the jobs started: looking costs no new record.
         from actlab.pipeline.track import Store
 
-        store = Store(cfg.tracking.uri, cfg.tracking.experiment, _retry_s(cfg))
+        store = Store.shared(cfg.tracking.uri, cfg.tracking.experiment, _retry_s(cfg))
         # Another sweep into the same store may be training this config right now: wait for it.
         claims.enter_context(store.claim(fingerprint))
         done = store.find_finished(fingerprint, RESULTS_VERSION)
@@ -250,13 +250,13 @@ def _run(cfg: DictConfig, context: RunContext, claims: contextlib.ExitStack) -> 
     container, initializer_name, initializer, splits, model, optimizer = build(cfg, cfg.seed)
     names = config_stage.names(cfg) | {"initializer": initializer_name}
     trainer = dict(container["trainer"])
-    reuse_key = _reuse_key(container, initializer)
+    reuse_key_ = reuse_key(container, initializer)
     if trainer["verbose"] == "auto":  # a sweep's jobs leave the console to the sweep's progress
         trainer["verbose"] = 0 if context.in_sweep else 1 if sys.stdout.isatty() else 2
 
     if not cfg.tracking.enabled:
         result = fit(model, splits, optimizer, trainer, on_epoch=lambda metrics, step: None,
-                     check_interrupt=_INTERRUPTS.raise_pending, reuse_key=reuse_key, seed=cfg.seed)
+                     check_interrupt=_INTERRUPTS.raise_pending, reuse_key=reuse_key_, seed=cfg.seed)
         summary = {"status": "diverged" if result.diverged_epoch else "finished", "run_id": None, **result.final}
         print(f"finished (tracking disabled) · test_accuracy {summary.get('test_accuracy', float('nan')):.4f}")
         return summary
@@ -264,14 +264,16 @@ def _run(cfg: DictConfig, context: RunContext, claims: contextlib.ExitStack) -> 
     if store is None:  # data and model are ready: only now does the run leave a record
         from actlab.pipeline.track import Store
 
-        store = Store(cfg.tracking.uri, cfg.tracking.experiment, _retry_s(cfg))
+        store = Store.shared(cfg.tracking.uri, cfg.tracking.experiment, _retry_s(cfg))
     from actlab.pipeline import metric_keys
     from actlab.pipeline.track import git_commit
 
     # The results version and commit: resume and the report use only runs of this code's version.
     tags = {**names, "config_fingerprint": fingerprint, "seed": str(cfg.seed),
             RESULTS_TAG: str(RESULTS_VERSION), COMMIT_TAG: git_commit()}
-    with store.start_run(run_name(names, cfg.seed), tags, context.parent_run_id) as tracked:
+    tracked = store.start_run(run_name(names, cfg.seed), tags, context.parent_run_id)
+    with contextlib.ExitStack() as failing:
+        failing.push(tracked.__exit__)  # an error or Ctrl-C before the run's end: ended FAILED or KILLED
         params = config_stage.flatten(cfg)
         params |= {f"effective.initializer.{k}": v for k, v in initializer.items()} | {"effective.initializer": initializer_name}
         params |= _versions() | {"git_commit": git_commit(), "threads": threads}
@@ -279,17 +281,43 @@ def _run(cfg: DictConfig, context: RunContext, claims: contextlib.ExitStack) -> 
         params |= {"model.parameters": model.count_params()}
         tracked.log_params(params)
         tracked.log_dataset(names["dataset"], splits.digest, _dataset_profile(splits), {"target": container["dataset"]["_target_"]})
-        result = tracked_fit(tracked, model, splits, optimizer, trainer, run_name(names, cfg.seed),
-                             check_interrupt=_INTERRUPTS.raise_pending, reuse_key=reuse_key, seed=cfg.seed)
+        title = run_name(names, cfg.seed)
+        result = tracked_fit(tracked, model, splits, optimizer, trainer, title, log_end=False,
+                             check_interrupt=_INTERRUPTS.raise_pending, reuse_key=reuse_key_, seed=cfg.seed)
+        # What the run's end writes that this thread must read now: the config under this job's
+        # Hydra settings, the model's summary (the next job may reuse this compiled model).
+        texts = _artifact_texts(cfg, context, model)
+        held = claims.pop_all()  # the config's claim is released once the run has ended
+        failing.pop_all()
+
+    def end() -> dict[str, Any]:
+        with held:
+            return _end_run(store, tracked, result, names, cfg.seed, trainer, title, texts, fingerprint, context)
+
+    def when_failed(error: BaseException) -> dict[str, Any]:
+        print(f"error: job failed: {type(error).__name__}: {error}"[:500], file=sys.stderr)
+        return {"status": "failed", "run_id": tracked.run_id, "reason": f"{type(error).__name__}: {error}"[:500]}
+
+    from actlab.pipeline import finish
+
+    return finish.later(end, when_failed)
+
+
+def _end_run(store, tracked, result, names: dict[str, str], seed: int, trainer: dict[str, Any], title: str,
+             texts: dict[str, str], fingerprint: str, context: RunContext) -> dict[str, Any]:
+    """The run's end: summaries, heatmaps, tags, artifacts; then the run is ended, FINISHED only
+    if all of it was written (inline, or on the run-end writer: actlab.pipeline.finish)."""
+    with tracked:
+        log_run_end(tracked, result, title)
         status = "finished"
         if result.diverged_epoch is not None:
             # Kept, as FAILED, with the epoch where the loss stopped being finite.
             tracked.status = "FAILED"
             tracked.set_tags({"diverged": "true", "diverged_epoch": result.diverged_epoch})
             status = "diverged"
-        tracked.set_tags({"mlflow.note.content": result_line(names, cfg.seed, status, result, trainer["target_fraction"])})
+        tracked.set_tags({"mlflow.note.content": result_line(names, seed, status, result, trainer["target_fraction"])})
         with tempfile.TemporaryDirectory() as tmp:
-            _write_artifacts(Path(tmp), cfg, names, context, model, result)
+            _write_artifacts(Path(tmp), names, seed, texts, result)
             tracked.log_artifacts(Path(tmp))
 
     from actlab.pipeline.track import ui_command
@@ -303,10 +331,11 @@ def _run(cfg: DictConfig, context: RunContext, claims: contextlib.ExitStack) -> 
     return summary
 
 
-def tracked_fit(tracked, model, splits, optimizer, trainer: dict[str, Any], title: str, **fit_options):
+def tracked_fit(tracked, model, splits, optimizer, trainer: dict[str, Any], title: str, log_end: bool = True, **fit_options):
     """`train.fit` with every metric and image of the run sent to `tracked`. The run page lists
     metrics in the order they were first written: learning curves go out as each epoch ends; the
-    summaries, depth profiles and per-layer series (held until then), and the heatmaps, at the end."""
+    summaries, depth profiles and per-layer series (held until then), and the heatmaps, at the end
+    (`log_run_end`; here, unless `log_end` is False)."""
     from actlab.pipeline import metric_keys
     from actlab.pipeline.train import fit
 
@@ -319,14 +348,23 @@ def tracked_fit(tracked, model, splits, optimizer, trainer: dict[str, Any], titl
         layer_rows.extend((key, value, step) for key, value in layers.items())
 
     result = fit(model, splits, optimizer, trainer, on_epoch=on_epoch, **fit_options)
+    result.layer_series = layer_rows
+    if log_end:
+        log_run_end(tracked, result, title)
+    return result
+
+
+def log_run_end(tracked, result, title: str) -> None:
+    """The summaries, depth profiles, per-layer series and heatmaps of a fitted run."""
+    from actlab.pipeline import metric_keys
+
     start = time.perf_counter()
     # Summaries at step 0: the chart view draws a metric with one value at step 0 as bars.
     tracked.log_metrics(metric_keys.summary_metrics(result.final), step=0)
     tracked.log_steps(_depth_profiles(result.layer_table))
-    tracked.log_steps(layer_rows)
+    tracked.log_steps(result.layer_series)
     _log_heatmaps(tracked, result.layer_table, title)
     result.summary_logging_s = time.perf_counter() - start  # for the benchmark
-    return result
 
 
 def result_line(names: dict[str, str], seed: int, status: str, result, target_fraction: float) -> str:
@@ -374,17 +412,22 @@ def _log_heatmaps(tracked, layer_table: list[dict[str, Any]], title: str) -> Non
         tracked.log_image(metric_keys.heatmap(stat), image, step=last)
 
 
-def _write_artifacts(directory: Path, cfg: DictConfig, names: dict[str, str], context: RunContext, model, result) -> None:
+def _artifact_texts(cfg: DictConfig, context: RunContext, model) -> dict[str, str]:
+    lines: list[str] = []
+    model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line))
+    return {"config.yaml": OmegaConf.to_yaml(OmegaConf.create(config_stage.resolved(cfg))),
+            "overrides.yaml": OmegaConf.to_yaml(OmegaConf.create(list(context.overrides))),
+            "model_summary.txt": "\n".join(lines) + "\n"}
+
+
+def _write_artifacts(directory: Path, names: dict[str, str], seed: int, texts: dict[str, str], result) -> None:
     import pandas as pd
 
     from actlab.figures import learning_curve
 
-    (directory / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(config_stage.resolved(cfg))))
-    (directory / "overrides.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(list(context.overrides))))
-    lines: list[str] = []
-    model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line))
-    (directory / "model_summary.txt").write_text("\n".join(lines) + "\n")
+    for name, text in texts.items():
+        (directory / name).write_text(text)
     pd.DataFrame(result.layer_table).to_csv(directory / "layer_stats.csv", index=False)
     if result.history:
-        learning_curve(result.history, f"{names['activation']} · {names['model']} · {names['dataset']} · seed {cfg.seed}",
+        learning_curve(result.history, f"{names['activation']} · {names['model']} · {names['dataset']} · seed {seed}",
                        directory / "learning_curve.png")

@@ -90,14 +90,27 @@ def override_values(override, dirs: list[Path] | None = None) -> list[str]:
     return list(override.sweep_string_iterator())
 
 
-def record_outcome(outcome: dict[str, Any]) -> None:
+def outcome_recorder():
+    """A function writing this job's outcome to its output directory, bound to the job now: it may
+    be called later, from the run-end writer (actlab.pipeline.finish), when another job is current."""
     hydra_cfg = HydraConfig.get()
     if hydra_cfg.mode != RunMode.MULTIRUN:
-        return
-    outcome = {**outcome, "job": hydra_cfg.job.num, "overrides": " ".join(hydra_cfg.overrides.task)}
-    if _JOB_START:
-        outcome["elapsed_s"] = round(time.monotonic() - _JOB_START[0], 1)
-    _write_atomic(Path(hydra_cfg.runtime.output_dir) / OUTCOME_FILE, json.dumps(outcome, default=str))
+        return lambda outcome: None
+    job = {"job": hydra_cfg.job.num, "overrides": " ".join(hydra_cfg.overrides.task)}
+    path = Path(hydra_cfg.runtime.output_dir) / OUTCOME_FILE
+    started = _JOB_START[0] if _JOB_START else None
+
+    def record(outcome: dict[str, Any]) -> None:
+        outcome = {**outcome, **job}
+        if started is not None:
+            outcome["elapsed_s"] = round(time.monotonic() - started, 1)
+        _write_atomic(path, json.dumps(outcome, default=str))
+
+    return record
+
+
+def record_outcome(outcome: dict[str, Any]) -> None:
+    outcome_recorder()(outcome)
 
 
 def sweep_table(sweep_dir: Path) -> list[dict[str, Any]]:

@@ -33,7 +33,8 @@ class FitResult:
     # thread): what the benchmark reports as the probe's cost.
     probe_cpu_s: dict[str, float] = field(default_factory=dict)
     evaluate_s: float = 0.0  # the test evaluation after training (and the latency measurement)
-    summary_logging_s: float = 0.0  # queuing the summaries, depth profiles and heatmaps (runner.tracked_fit)
+    summary_logging_s: float = 0.0  # queuing the summaries, depth profiles and heatmaps (runner.log_run_end)
+    layer_series: list[tuple[str, float, int]] = field(default_factory=list)  # per-layer metric rows, held for the run's end
 
 
 class _EpochRecorder(keras.callbacks.Callback):
