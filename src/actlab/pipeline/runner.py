@@ -294,9 +294,12 @@ def _run(cfg: DictConfig, context: RunContext, claims: contextlib.ExitStack) -> 
         with held:
             return _end_run(store, tracked, result, names, cfg.seed, trainer, title, texts, fingerprint, context)
 
-    def when_failed(error: BaseException) -> dict[str, Any]:
-        print(f"error: job failed: {type(error).__name__}: {error}"[:500], file=sys.stderr)
-        return {"status": "failed", "run_id": tracked.run_id, "reason": f"{type(error).__name__}: {error}"[:500]}
+    def when_failed(error: BaseException) -> dict[str, Any]:  # as run.py reports a job's failure
+        from actlab.pipeline.track import TrackingUnreachable
+
+        reason = str(error) if isinstance(error, TrackingUnreachable) else f"{type(error).__name__}: {error}"[:500]
+        print(f"error: {reason}" if isinstance(error, TrackingUnreachable) else f"error: job failed: {reason}", file=sys.stderr)
+        return {"status": "failed", "reason": reason}
 
     from actlab.pipeline import finish
 

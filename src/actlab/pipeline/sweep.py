@@ -163,6 +163,7 @@ _PROGRESS: list = []  # the sweep's console (a thread): likewise
 
 
 WORKERS_FILE = "joblib_workers.json"
+SCHEDULE_FILE = "joblib_schedule.json"  # written by the joblib launcher: compositions and chunks
 
 
 def joblib_arguments(settings: dict[str, Any]) -> dict[str, Any]:
@@ -213,6 +214,15 @@ def _stop_joblib_workers(sweep_dir: Path) -> None:
 
     # reuse=True: the pool that exists (the launcher's), whatever arguments it was made with.
     get_reusable_executor(reuse=True).shutdown(wait=False, kill_workers=True)
+
+
+def _abandon_joblib_workers() -> None:
+    """A sweep refused before its first job: the workers started early are stopped, unused."""
+    if _WARM_UP:
+        _WARM_UP.clear()
+        from joblib.externals.loky import get_reusable_executor
+
+        get_reusable_executor(reuse=True).shutdown(wait=False, kill_workers=True)
 
 
 def check_sweep_composes(config: DictConfig, config_name: str | None) -> None:
@@ -299,15 +309,18 @@ class SweepTracking(Callback):
         from actlab.pipeline.config import ConfigError
         from actlab.pipeline.preflight import TrackingUnreachable, check_store, one_line
 
+        # First of all: the workers' imports (TensorFlow, MLflow: the sweep's longest wait before its
+        # first job) overlap with this process's checks, store and parent run.
+        _start_joblib_workers(config)
         try:
             check_sweep_composes(config, kwargs.get("config_name"))
             if config.tracking.enabled:
                 check_store(str(config.tracking.uri))  # once for all jobs, before any of them
             self.axes, total = sweep_plan(config)
         except (HydraException, ConfigError) as error:
+            _abandon_joblib_workers()
             print(f"error: {one_line(error)}", file=sys.stderr)
             sys.exit(2)
-        _start_joblib_workers(config)
         sweep_dir = Path(config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         if config.tracking.enabled:
@@ -317,6 +330,7 @@ class SweepTracking(Callback):
                 self.store = Store(config.tracking.uri, config.tracking.experiment,
                                    OmegaConf.select(config, "tracking.retry_s", default=60))
             except TrackingUnreachable as error:
+                _abandon_joblib_workers()
                 print(f"error: {error}", file=sys.stderr)
                 sys.exit(1)
             stale = self.store.mark_stale_runs()

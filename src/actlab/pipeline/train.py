@@ -185,6 +185,27 @@ def seed_job(seed: int) -> None:
     np.random.seed(seed)
 
 
+# tf.data sources of arrays that later jobs of this process train on again (data.load_splits shares
+# its arrays): the arrays themselves are held too, so that an id is never reused while cached.
+_SOURCES: OrderedDict[tuple[int, int], tuple[np.ndarray, np.ndarray, Any]] = OrderedDict()
+
+
+def _source(x: np.ndarray, y: np.ndarray):
+    """(x, y) as one tf.data element, repeated: made once per pair of read-only arrays."""
+    import tensorflow as tf
+
+    key = (id(x), id(y))
+    if key in _SOURCES:
+        _SOURCES.move_to_end(key)
+        return _SOURCES[key][2]
+    data = tf.data.Dataset.from_tensors((x, y)).repeat()  # one copy of the arrays, not one per element
+    if not (x.flags.writeable or y.flags.writeable):  # arrays that may change are not cached
+        _SOURCES[key] = (x, y, data)
+        while len(_SOURCES) > 6:
+            _SOURCES.popitem(last=False)
+    return data
+
+
 def batches(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle_seed: int | None = None):
     """The tf.data pipeline `fit` trains and evaluates on: (x, y) in batches, reshuffled each
     epoch when `shuffle_seed` is given (a fixed sequence of permutations per seed).
@@ -195,7 +216,7 @@ def batches(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle_seed: int | N
     each. With autotuning off, the pipeline runs inline and two fits run as fast as one."""
     import tensorflow as tf
 
-    data = tf.data.Dataset.from_tensors((x, y)).repeat()  # one copy of the arrays, not one per element
+    data = _source(x, y)
     order = tf.data.Dataset.range(len(y))
     if shuffle_seed is not None:
         order = order.shuffle(len(y), seed=shuffle_seed, reshuffle_each_iteration=True)

@@ -51,9 +51,10 @@ class ComposeOnce(ConfigLoader):
         self.loader = loader
         self.composed: dict[tuple[int, tuple[str, ...]], DictConfig] = {}
         self.compositions = 0  # sweep configs composed by this process (tests/test_sweep.py)
+        self.reused = 0  # configs the launcher took from the sweeper's check, not composing again
 
     def __getstate__(self) -> dict[str, Any]:  # pickled into every task: without the kept configs
-        return {"loader": self.loader, "composed": {}, "compositions": 0}
+        return {"loader": self.loader, "composed": {}, "compositions": 0, "reused": 0}
 
     def load_sweep_config(self, master_config: DictConfig, sweep_overrides: list[str]) -> DictConfig:
         key = (id(master_config), tuple(sweep_overrides))
@@ -64,6 +65,7 @@ class ComposeOnce(ConfigLoader):
 
     def take(self, master_config: DictConfig, sweep_overrides: Sequence[str]) -> DictConfig:
         """The job's config, composed at most once, and forgotten here (the job owns it now)."""
+        self.reused += (id(master_config), tuple(sweep_overrides)) in self.composed
         config = self.load_sweep_config(master_config, list(sweep_overrides))
         del self.composed[(id(master_config), tuple(sweep_overrides))]
         return config
@@ -153,6 +155,12 @@ class JoblibLauncher(HydraJoblibLauncher):
                    else loader.load_sweep_config(self.config, list(overrides)) for overrides in job_overrides]
         chunks = schedule([_reuse_key(c, i) for i, c in enumerate(configs)], effective_n_jobs(joblib_cfg["n_jobs"]),
                           size if isinstance(size, int) else None)
+        if isinstance(loader, ComposeOnce):  # what the sweep composed and how it was dealt out
+            from actlab.pipeline.sweep import SCHEDULE_FILE, _write_atomic
+
+            _write_atomic(sweep_dir / SCHEDULE_FILE, json.dumps({
+                "jobs": len(job_overrides), "compositions": loader.compositions, "reused": loader.reused,
+                "chunks": [[initial_job_idx + i for i in chunk] for chunk in chunks]}))
         singleton_state = Singleton.get_state()
         returns: dict[int, JobReturn] = {}
         for _ in range(len(job_overrides) + 1):  # each round ends at least one job, or none is left
