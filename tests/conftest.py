@@ -27,10 +27,10 @@ for _var, _sub in {"HOME": "", "KERAS_HOME": ".keras", "XDG_CACHE_HOME": ".cache
     os.environ[_var] = str(_SESSION_HOME / _sub)
 os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = str(_SESSION_HOME / ".hypothesis")  # not ./.hypothesis
 
-import pytest  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
+import pytest  # noqa: E402 - after HOME and the caches are redirected above
+from omegaconf import DictConfig  # noqa: E402 - after HOME and the caches are redirected above
 
-from actlab.pipeline.config import compose  # noqa: E402
+from actlab.pipeline.config import compose  # noqa: E402 - after HOME and the caches are redirected above
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"

@@ -11,8 +11,8 @@ from mlflow import MlflowClient
 from omegaconf import OmegaConf
 
 from actlab.pipeline.config import options
-from actlab.reporting.gallery import activation_config, values_and_slopes
 from actlab.pipeline.runner import run
+from actlab.reporting.gallery import activation_config, values_and_slopes
 from conftest import CONF
 
 ACTIVATIONS = options("activation")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import signal
 import sqlite3
 import subprocess
@@ -16,10 +15,10 @@ from mlflow import MlflowClient
 from sklearn.datasets import load_digits
 
 from actlab.pipeline import metric_keys
+from actlab.pipeline.config import ConfigError, compose
 from actlab.pipeline.probe import STATISTICS
 from actlab.pipeline.runner import run
 from actlab.pipeline.track import Store
-from actlab.pipeline.config import ConfigError, compose
 from conftest import CONF, ROOT, TINY, compose_config, run_cli, search_runs
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-from omegaconf import OmegaConf
 
 from actlab.pipeline.probe import STATISTICS, LayerProbe
 from actlab.pipeline.runner import build

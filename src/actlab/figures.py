@@ -7,7 +7,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # files only; never a window
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 # --- one look for every figure -------------------------------------------------------------------
 # Okabe & Ito's colour-blind-safe palette (black moved last: it is kept for reference lines), with a
@@ -183,13 +183,13 @@ def points_by_task(table, metrics: list[str], path: Path, title: str, reference:
     functions judges, readable within every task whatever that task's accuracy level."""
     from actlab.stats import median_ci
 
-    tasks = sorted(table["+experiment/task"].unique()) if "+experiment/task" in table else ["all"]
+    tasks = sorted(table["task"].unique()) if "task" in table else ["all"]
     acts = [a for a in sorted(table["activation"].unique()) if a != reference]
     fig, axes = plt.subplots(1, len(metrics), figsize=(6 * len(metrics), 0.45 * len(acts) * len(tasks) + 2), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
         labels, y = [], 0
         for t, task in enumerate(tasks):
-            part = table if task == "all" else table[table["+experiment/task"] == task]
+            part = table if task == "all" else table[table["task"] == task]
             if reference:
                 wide = part.pivot_table(index="seed", columns="activation", values=metric)
             if t % 2:  # alternate grey bands tell the tasks apart without a colour
@@ -222,9 +222,8 @@ HEATMAP_FLOOR = -5.0  # percentage points below the task's best where the colour
 def rank_heatmap(selected, mean_rank, path: Path) -> None:
     """Each cell: median test accuracy and its distance to the task's best function, coloured by that
     distance (clipped at HEATMAP_FLOOR points, so one collapsed function does not flatten the scale)."""
-    import numpy as np
 
-    table = selected.pivot_table(index="activation", columns="+experiment/task", values="test_accuracy", aggfunc="median")
+    table = selected.pivot_table(index="activation", columns="task", values="test_accuracy", aggfunc="median")
     table = table.loc[mean_rank.index]
     behind = (table - table.max(axis=0)) * 100  # percentage points behind the task's best (0 = best)
     fig, ax = plt.subplots(figsize=(2.4 * table.shape[1] + 3.5, 0.55 * len(table) + 1.8))

@@ -75,7 +75,7 @@ def activation_layers(activation_cfg: dict[str, Any], where: str) -> Callable[[s
         x = keras.ops.ones((2, 3))
         y = make("act_check")(x)
         shape = tuple(keras.ops.shape(y))
-    except Exception as error:  # noqa: BLE001 - the user's function: whatever it raises is reported in one line
+    except Exception as error:
         raise ConfigError(f"{where}: {path} fails on a float tensor of shape (2, 3): "
                           f"{type(error).__name__}: {' '.join(str(error).split())[:300]}") from None
     if shape != (2, 3):

@@ -9,8 +9,6 @@ under a second and before any tracking record exists.
 
 from __future__ import annotations
 
-from actlab import PROJECT_ROOT
-
 import hashlib
 import json
 import math
@@ -19,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
+
+from actlab import PROJECT_ROOT
 
 CONF_DIR = PROJECT_ROOT / "conf"
 COMPONENTS = ("dataset", "model", "activation", "initializer", "optimizer")
@@ -30,7 +30,9 @@ MODEL_KEYS = ("images",)
 SPLIT_KEYS = ("split_seed", "val_fraction", "test_fraction", "train_fraction", "standardize", "image_shape", "downloads")
 # Keys that say where and how loudly a run is recorded, not what is trained: left out of the
 # fingerprint so that the same experiment logged elsewhere is still recognised as the same.
-NOT_FINGERPRINTED = ("tracking", "hydra", "study", "profile")
+NOT_FINGERPRINTED = ("tracking", "hydra", "study", "claim", "profile")
+# Top-level nodes of a claim experiment that describe the study, not the run: never MLflow params.
+NOT_RUN_SETTINGS = ("study", "claim")
 NOT_FINGERPRINTED_TRAINER = ("verbose", "threads")
 
 
@@ -41,7 +43,8 @@ class ConfigError(ValueError):
 def compose(overrides: list[str], config_dirs: tuple[str, ...] = ()) -> DictConfig:
     """The config `python -m run [--config-dir D] OVERRIDES` would get (with its `hydra` node,
     which says which option chose each component), composed without running anything."""
-    from hydra import compose as hydra_compose, initialize_config_dir
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
 
     searchpath = [f"hydra.searchpath=[{','.join('file://' + str(Path(d).resolve()) for d in config_dirs)}]"] if config_dirs else []
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
@@ -125,7 +128,7 @@ def check_targets(cfg: DictConfig) -> None:
     for group, path in targets.items():
         try:
             locate(path)
-        except Exception as error:  # noqa: BLE001 - Hydra raises several types; all mean "cannot import"
+        except Exception as error:
             lines = [line.strip() for line in str(error).splitlines() if line.strip() and not line.startswith("Are you sure")]
             reason = " ".join(lines)[:300] or type(error).__name__
             raise ConfigError(f"{where(cfg, group)}: _target_ {path} cannot be imported: {reason}") from None
@@ -295,6 +298,12 @@ def flatten(cfg: DictConfig) -> dict[str, str]:
         else:
             out[prefix[:-1]] = json.dumps(node) if isinstance(node, list) else str(node)
 
-    walk({k: v for k, v in resolved(cfg).items() if k != "study"}, "")
+    walk({k: v for k, v in resolved(cfg).items() if k not in NOT_RUN_SETTINGS}, "")
     out |= {f"{group}.name": name for group, name in names(cfg).items()}
     return out
+
+
+def column_name(override_key: str) -> str:
+    """A sweep axis as a table column: `+experiment/task` -> `task`; `optimizer.learning_rate` and
+    `activation` stay as they are (the runs' params use those names too)."""
+    return override_key.lstrip("+~").split("/")[-1]

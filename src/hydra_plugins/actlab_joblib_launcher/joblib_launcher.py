@@ -2,7 +2,8 @@
 killer). Hydra's own ends the whole sweep with loky's TerminatedWorkerError and a traceback.
 
 `conf/hydra/launcher/joblib.yaml` points `hydra/launcher=joblib` here, with the plugin's own
-settings (Hydra takes launchers only from the `hydra_plugins` namespace, hence this package). When a worker dies, loky stops every worker of the pool (SIGKILL: nothing can tell the
+settings (Hydra takes launchers only from the `hydra_plugins` namespace, hence this package).
+When a worker dies, loky stops every worker of the pool (SIGKILL: nothing can tell the
 killed job from the one running beside it), so each job that had started and written no outcome is
 recorded as killed (its MLflow run is ended KILLED by the sweep's end, `mark_stale_runs`), and the
 jobs not yet started run on a fresh pool. The next run of the sweep redoes the killed jobs: they
@@ -21,8 +22,9 @@ from typing import Any, Sequence
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, run_job, setup_globals
-from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher as HydraJoblibLauncher
 from omegaconf import open_dict
+
+from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher as HydraJoblibLauncher
 
 # Hydra's warning that run.py silences in the launching process, silenced in joblib's workers, which
 # import this module (to unpickle `execute_job`) but not run.py.
