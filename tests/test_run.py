@@ -19,7 +19,7 @@ from actlab.pipeline.config import ConfigError, compose
 from actlab.pipeline.probe import STATISTICS
 from actlab.pipeline.runner import run
 from actlab.pipeline.track import Store
-from conftest import CONF, ROOT, TINY, compose_config, run_cli, search_runs
+from helpers import CONF, ROOT, TINY, compose_config, run_cli, search_runs
 
 
 def test_tracked_run_records_everything(tiny_cfg, tmp_path):
