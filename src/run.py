@@ -13,18 +13,17 @@ import traceback
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow C++ start-up chatter (CUDA probes on a CPU box)
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-import warnings  # noqa: E402
+import warnings
 
-import hydra  # noqa: E402
+import hydra
 
-from actlab import PROJECT_ROOT  # noqa: E402
+from actlab import PROJECT_ROOT
 
 # conf/hydra/launcher/joblib.yaml replaces the plugin's config of that name on purpose; Hydra 1.3 warns
 # that merging the two is deprecated. Silenced here for this process and in the launcher's module for
 # joblib's workers. The message starts with a newline, hence the leading \s*.
 warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/joblib' is validated against ConfigStore schema")
-from omegaconf import DictConfig  # noqa: E402
-
+from omegaconf import DictConfig  # noqa: E402 - after the warning filter above
 
 # An absolute path: works however this module is started (python -m run, or imported and called).
 CONF_DIR = str(PROJECT_ROOT / "conf")
@@ -81,10 +80,11 @@ def main(cfg: DictConfig) -> dict | None:
 
 def interrupted_what(cfg: DictConfig, context) -> str:
     """What Ctrl-C stopped, for its one line: the run by its name (and its sweep, if any)."""
-    from actlab.pipeline.config import names
+    from actlab.pipeline.config import initializer_config, names
     from actlab.pipeline.runner import run_name
 
-    return f"run '{run_name(names(cfg), cfg.seed)}'" + (" of a sweep" if context.parent_run_id else "")
+    effective = names(cfg) | {"initializer": initializer_config(cfg)[0]}  # `auto` named as what it chose
+    return f"run '{run_name(effective, cfg.seed)}'" + (" of a sweep" if context.parent_run_id else "")
 
 
 def cli() -> int:

@@ -10,7 +10,7 @@ from mlflow import MlflowClient
 from actlab.pipeline import finish
 from actlab.pipeline.runner import RunContext, run
 from hydra_plugins.actlab_joblib_launcher.joblib_launcher import schedule
-from conftest import search_runs
+from helpers import search_runs
 
 ARTIFACTS = {"config.yaml", "overrides.yaml", "model_summary.txt", "layer_stats.csv", "learning_curve.png", "images"}
 

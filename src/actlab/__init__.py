@@ -5,3 +5,13 @@ from pathlib import Path
 
 # The checkout this package runs from (an editable install): conf/, experiments/ and results/ live here.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def write_atomic(path: Path, text: str) -> Path:
+    """Write `text` so that readers see the old file or the whole new one, never half of it."""
+    import os
+
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return path

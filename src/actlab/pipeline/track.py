@@ -8,8 +8,6 @@ runs left RUNNING by a SIGKILL are found and marked KILLED by `mark_stale_runs`.
 
 from __future__ import annotations
 
-from actlab import PROJECT_ROOT
-
 import contextlib
 import fcntl
 import functools
@@ -31,8 +29,9 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
+from actlab import PROJECT_ROOT
 from actlab.pipeline.metric_keys import rounded
-from actlab.pipeline.preflight import TrackingUnreachable  # noqa: F401 - raised here, caught by run.py
+from actlab.pipeline.preflight import TrackingUnreachable
 from actlab.pipeline.version import TAG as RESULTS_TAG
 
 HOST = socket.gethostname()
@@ -385,11 +384,11 @@ class _BatchWriter:
                 return
             try:
                 self._log([metric for items in call for metric in items])
-            except BaseException:  # noqa: BLE001 - find the failing put, keep the ones before it
+            except BaseException:
                 for items in call:
                     try:
                         self._log(items)
-                    except BaseException as error:  # noqa: BLE001 - handed to the training thread
+                    except BaseException as error:
                         self._error = error
                         return
 

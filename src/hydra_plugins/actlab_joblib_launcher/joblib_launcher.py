@@ -33,8 +33,9 @@ from hydra.core.config_loader import ConfigLoader
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, run_job, setup_globals
-from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher as HydraJoblibLauncher
 from omegaconf import DictConfig, open_dict
+
+from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher as HydraJoblibLauncher
 
 # Hydra's warning that run.py silences in the launching process, silenced in joblib's workers, which
 # import this module (to unpickle `run_chunk`) but not run.py.
@@ -156,9 +157,10 @@ class JoblibLauncher(HydraJoblibLauncher):
         chunks = schedule([_reuse_key(c, i) for i, c in enumerate(configs)], effective_n_jobs(joblib_cfg["n_jobs"]),
                           size if isinstance(size, int) else None)
         if isinstance(loader, ComposeOnce):  # what the sweep composed and how it was dealt out
-            from actlab.pipeline.sweep import SCHEDULE_FILE, _write_atomic
+            from actlab import write_atomic
+            from actlab.pipeline.sweep import SCHEDULE_FILE
 
-            _write_atomic(sweep_dir / SCHEDULE_FILE, json.dumps({
+            write_atomic(sweep_dir / SCHEDULE_FILE, json.dumps({
                 "jobs": len(job_overrides), "compositions": loader.compositions, "reused": loader.reused,
                 "chunks": [[initial_job_idx + i for i in chunk] for chunk in chunks]}))
         singleton_state = Singleton.get_state()
@@ -215,7 +217,7 @@ class JoblibLauncher(HydraJoblibLauncher):
         job_dir.mkdir(parents=True, exist_ok=True)
         outcome = {"status": "killed", "job": num, "overrides": " ".join(overrides),
                    "reason": f"its joblib worker was killed ({why}); the next run of the sweep redoes it"}
-        from actlab.pipeline.sweep import _write_atomic
+        from actlab import write_atomic
 
-        _write_atomic(job_dir / OUTCOME_FILE, json.dumps(outcome))
+        write_atomic(job_dir / OUTCOME_FILE, json.dumps(outcome))
         return cls._return(sweep_dir, num, overrides, None)
