@@ -1,0 +1,128 @@
+"""The README and docs/: short, in step with the report, every link and every command working.
+
+Nothing here trains: commands are checked by composing their configs (`--cfg job`, or a sweep's
+jobs composed in one process) and by parsing their arguments (actlab.devtools.doc_commands).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from actlab.devtools import doc_commands
+from actlab.reporting import readme
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+# Pages written on other branches, linked from here before they arrive: drop a name once it is merged.
+WRITTEN_ELSEWHERE = {ROOT / "docs" / "team.md", ROOT / "docs" / "speed.md"}
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def test_the_readme_is_a_page_read_in_five_minutes():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 200
+    for heading in ("## Two commands", "## Extend it", "## Read more"):
+        assert heading in text
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_pages_carry_no_dates_and_no_issue_numbers(page):
+    """History goes to CHANGELOG.md; the pages say how things are."""
+    text = page.read_text(encoding="utf-8")
+    assert not re.findall(r"\b20\d\d-\d\d-\d\d\b", text)
+    assert not re.findall(r"\b[Ii]ssues? #?\d+", text)
+
+
+def test_the_readme_claims_table_is_the_reports_summary():
+    assert readme.readme_table() == readme.summary_table(), (
+        "README.md's claims table differs from results/REPORT.md's summary: run `python -m actlab.reporting.readme`")
+
+
+def test_the_summary_table_is_read_from_under_its_heading(tmp_path):
+    report = tmp_path / "REPORT.md"
+    report.write_text("# R\n\nintro | not a table\n\n## Summary\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n## Next\n\n| x |\n")
+    page = tmp_path / "README.md"
+    page.write_text(f"# P\n\n{readme.START}\n| old |\n{readme.END}\n\nafter\n")
+    assert readme.summary_table(report) == "| a | b |\n|---|---|\n| 1 | 2 |"
+    assert readme.update(page, report) and not readme.update(page, report)
+    assert readme.readme_table(page) == readme.summary_table(report)
+    assert page.read_text().endswith(f"{readme.END}\n\nafter\n")
+
+
+def _anchors(page: Path) -> set[str]:
+    """GitHub's anchors for a page's headings."""
+    found = set()
+    for line in page.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            found.add(re.sub(r"[^\w\- ]", "", title).replace(" ", "-"))
+    return found
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_every_link_leads_somewhere(page):
+    for target in LINK.findall(page.read_text(encoding="utf-8")):
+        if re.match(r"[a-z]+:", target):
+            continue  # http(s), mailto: not followed offline
+        path, _, anchor = target.partition("#")
+        linked = (page.parent / path).resolve() if path else page
+        if linked in WRITTEN_ELSEWHERE and not linked.exists():
+            continue
+        assert linked.exists(), f"{page.name} links {target}, which does not exist"
+        if anchor and linked.suffix == ".md":
+            assert anchor in _anchors(linked), f"{page.name} links {target}: no such heading in {linked.name}"
+
+
+def test_every_page_is_linked_from_the_readme():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    for page in PAGES[1:]:
+        assert f"docs/{page.name}" in text, f"docs/{page.name} is not linked from README.md"
+
+
+def test_every_command_shown_parses():
+    """All commands of README.md and docs/*.md in one process (composes; `--cfg job` subprocesses)."""
+    done = subprocess.run([sys.executable, "-m", "actlab.devtools.doc_commands", "--json"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    results = json.loads(done.stdout)
+    failed = [f"{r['source']}: {r['command']} [{r['how']}] {r['error']}" for r in results if not r["ok"]]
+    assert not failed, "\n".join(failed)
+    shown = {r["command"] for r in results}
+    assert {"python -m run activation=selu model=deep_mlp", "pytest"} <= shown  # the README's two commands
+    checked = [r for r in results if not r["how"].startswith("skipped")]
+    assert len(checked) >= 20
+    assert done.returncode == 0
+
+
+def test_commands_are_read_from_bash_blocks_as_a_shell_reads_them():
+    text = ("text\n```bash\npip install -e . && python -m run a=1   # a comment\n# only a comment\n"
+            "python -m run -m \\\n  b=1,2 \\\n  c=3\n```\n```\npython -m run not=bash\n```\n")
+    assert doc_commands.commands(text) == [(3, "pip install -e ."), (3, "python -m run a=1"),
+                                           (5, "python -m run -m b=1,2 c=3")]
+
+
+@pytest.mark.parametrize("command", [
+    "python -m run -m activation=relu,swishy seed=0,1",  # an unknown option in a sweep's second value
+    "python -m run -m experiment=claim99_nothing",
+    "python -m report --claim 99",
+    "python -m report --bogus",
+    "python -m report --challenger swishy",
+    "pytest -m slwo",
+    "pytest tests/test_nothing.py",
+    "bash experiments/nothing.sh",
+    "frobnicate --now",
+    "python something_else",
+])
+def test_the_checker_refuses_what_would_fail(command):
+    how, ok, error = doc_commands.check(command)
+    assert not ok and error, (command, how)
+
+
+def test_a_single_run_with_a_typo_fails_its_compose():
+    how, ok, error = doc_commands.check("python -m run activaton=selu")
+    assert how == "--cfg job" and not ok
