@@ -18,6 +18,10 @@ comment, `&&` separates commands). Each is checked by what it is:
 - `bash FILE ...`: the file exists and `bash -n` parses it;
 - `pip install`, environment setup and other programs (`mlflow`, `apt-get`, …): not run, listed.
 
+A page may show the files of a folder of the reader's own (a fenced block whose first line is a
+comment naming its path, `# my_claims/experiment/x.yaml`, in a folder the project does not have):
+those files are written to a scratch folder, and `--config-dir my_claims` finds them there.
+
 A `python` command of another shape is an error: teach this module to check it.
 """
 
@@ -43,6 +47,8 @@ from actlab import PROJECT_ROOT
 warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/joblib' is validated against ConfigStore schema")
 
 FENCE = re.compile(r"^```bash[ \t]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
+ANY_FENCE = re.compile(r"^```\w*[ \t]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
+SHOWN_FILE = re.compile(r"^(?:#|//) ([\w.-]+(?:/[\w.-]+)+\.(?:yaml|yml|py))[ \t]*$")
 ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 # Shown to be run, but by another program than this project's: listed, not run.
 EXTERNAL = {"mlflow", "apt-get", "apt", "sudo", "git", "cd", ".", "source", "export", "mkdir", "cp", "ls",
@@ -80,6 +86,27 @@ def commands(markdown: str) -> list[tuple[int, str]]:
                     found.append((start, shlex.join(words[:cut])))
                 words = words[cut + 1:]
     return found
+
+
+def shown_files(markdown: str) -> dict[str, str]:
+    """{path: text} of the files a page shows for a folder the project does not have."""
+    found = {}
+    for block in ANY_FENCE.finditer(markdown):
+        first, _, rest = block.group(1).partition("\n")
+        match = SHOWN_FILE.match(first)
+        if match and not (PROJECT_ROOT / match.group(1).split("/")[0]).exists():
+            found[match.group(1)] = rest
+    return found
+
+
+def _with_scratch(words: list[str], scratch: Path | None) -> list[str]:
+    """`--config-dir D` pointed at the scratch folder when D is one of the files a page showed."""
+    out = list(words)
+    for i, word in enumerate(out[:-1]):
+        if word in ("--config-dir", "-cd") and scratch and not (PROJECT_ROOT / out[i + 1]).exists() \
+                and (scratch / out[i + 1]).exists():
+            out[i + 1] = str(scratch / out[i + 1])
+    return out
 
 
 def _python(argv: list[str], env: dict[str, str] | None = None, timeout: float = 60) -> tuple[bool, str]:
@@ -207,9 +234,9 @@ def _pytest(args: list[str]) -> str:
     return ""
 
 
-def check(command: str) -> tuple[str, bool, str]:
-    """(how it was checked, ok, error) for one command."""
-    words = shlex.split(command)
+def check(command: str, scratch: Path | None = None) -> tuple[str, bool, str]:
+    """(how it was checked, ok, error) for one command; `scratch` holds the files pages showed."""
+    words = _with_scratch(shlex.split(command), scratch)
     env: dict[str, str] = {}
     while words and ENV_ASSIGNMENT.match(words[0]):
         key, value = words.pop(0).split("=", 1)
@@ -263,11 +290,19 @@ def pages(root: Path = PROJECT_ROOT) -> list[Path]:
 
 
 def check_pages(paths: list[Path]) -> list[Checked]:
+    import tempfile
+
     results = []
-    for path in paths:
-        for line, command in commands(path.read_text(encoding="utf-8")):
-            how, ok, error = check(command)
-            results.append(Checked(f"{path.relative_to(PROJECT_ROOT)}:{line}", command, how, ok, error))
+    with tempfile.TemporaryDirectory(prefix="actlab-doc-files-") as folder:
+        scratch = Path(folder)
+        for path in paths:
+            text = path.read_text(encoding="utf-8")
+            for name, content in shown_files(text).items():
+                (scratch / name).parent.mkdir(parents=True, exist_ok=True)
+                (scratch / name).write_text(content, encoding="utf-8")
+            for line, command in commands(text):
+                how, ok, error = check(command, scratch)
+                results.append(Checked(f"{path.relative_to(PROJECT_ROOT)}:{line}", command, how, ok, error))
     return results
 
 
