@@ -442,3 +442,61 @@ def test_a_challengers_verdict_carries_the_stability_of_the_claims_own_rule(tmp_
     assert any(n.startswith("mlp: serf / ReLU forward-pass time") for n in result.numbers)  # asked of serf, not ELU
     assert stable == claims.stability_of_table(rules(6).inference_speed_rule, _timings(borderline), seed=6)
     assert stable.unstable
+
+
+# --- claims 11 and 12, and a user's own claim: each one YAML and one module ------------------------
+def _elu_selu(broken_gain: float, intact_gain: float) -> Evidence:
+    rows = [{"activation": a, TASK: task, "seed": s, "best_val_accuracy": 0.9,
+             "test_accuracy": 0.9 + (gain if a == "elu" else 0.0) + _noise(s, a == "elu")}
+            for task, gain in (("digits_cnn", broken_gain), ("mnist_resmlp", broken_gain), ("mnist_deep_mlp", intact_gain))
+            for a in ("elu", "selu") for s in SEEDS10]
+    return Evidence(_table(rows))
+
+
+@pytest.mark.parametrize("broken,intact,verdict", [(0.02, 0.0, "supported"), (-0.02, 0.0, "not supported"),
+                                                   (0.02, 0.02, "mixed"), (0.0, 0.0, "inconclusive")])
+def test_claim11_rule(broken, intact, verdict, tmp_path):
+    assert rules(11).analysis(_elu_selu(broken, intact), tmp_path / "f.png").verdict == verdict
+
+
+def _small_data(rrelu_gap: float, rrelu_acc: float) -> Evidence:
+    rows = [{"activation": a, TASK: task, "seed": s, "best_val_accuracy": 0.8, "data.n_train": 300,
+             "generalization_gap": (rrelu_gap if a == "rrelu" else 0.2) + _noise(s, len(a)),
+             "test_accuracy": (rrelu_acc if a == "rrelu" else 0.7) + _noise(s, len(a) + 1)}
+            for task in ("mnist_small_mlp", "mnist1d_small_mlp") for a in ("rrelu", "relu", "leaky_relu", "prelu") for s in SEEDS]
+    return Evidence(_table(rows))
+
+
+@pytest.mark.parametrize("gap,acc,verdict", [(0.1, 0.75, "supported"), (0.3, 0.65, "not supported"), (0.1, 0.65, "mixed")])
+def test_claim12_rule(gap, acc, verdict, tmp_path):
+    assert rules(12).analysis(_small_data(gap, acc), tmp_path / "f.png").verdict == verdict
+
+
+def test_a_users_claim_from_a_config_dir_joins_the_registry(tmp_path):
+    import shutil
+
+    user = tmp_path / "conf"
+    shutil.copytree(ROOT / "examples" / "my_claim", user)
+    claims = discover([ROOT / "conf", user])
+    mine = claims["smooth_gradients"]
+    assert mine.number is None and mine.label == "Claim smooth_gradients" and list(claims)[-1] == "smooth_gradients"
+    layers = pd.DataFrame({"step": [0, 0, 0], "layer": [1, 2, 3], "grad_norm": [2.0, 1.0, 1.0]})
+    rows = [{"activation": a, "seed": 0} for a in ("gelu", "elu")]
+    result = mine.analyze(Evidence(_table(rows), layers=lambda run_id: layers), tmp_path / "f.png")
+    assert result.verdict == "supported" and (tmp_path / "f.png").exists()
+
+
+def test_a_malformed_claim_is_named_in_one_line(tmp_path):
+    from actlab.claims.registry import ClaimError
+
+    folder = tmp_path / "experiment"
+    folder.mkdir()
+    (folder / "mine.yaml").write_text("claim:\n  title: t\n  article: a\n  titel: typo\n")
+    with pytest.raises(ClaimError, match="mine.yaml: claim.titel is not a claim key"):
+        discover([tmp_path])
+    (folder / "mine.yaml").write_text("claim:\n  title: t\n  article: a\n")
+    with pytest.raises(ClaimError, match="no module mine.py beside it"):
+        discover([tmp_path])
+    (folder / "mine.py").write_text("x = 1\n")
+    with pytest.raises(ClaimError, match="defines no `analysis`"):
+        discover([tmp_path])

@@ -151,3 +151,20 @@ def test_an_integer_learning_rate_trains():
     from actlab.pipeline.runner import run
 
     assert run(compose_config(["optimizer.learning_rate=1", "optimizer=sgd"]))["status"] in ("finished", "diverged")
+
+
+@pytest.mark.parametrize("added,expected", [
+    ("+activaton=selu", "error: activaton is set but nothing reads it (did you mean activation? allowed: dataset,"),
+    ("+trainer.epoch=3", "error: trainer.epoch is set but nothing reads it (did you mean trainer.epochs? allowed: trainer.batch_size,"),
+    ("+tracking.url=http://x", "error: tracking.url is set but nothing reads it (did you mean tracking.uri? allowed:"),
+])
+def test_a_key_that_nothing_reads_is_refused_before_any_work(added, expected, tmp_path):
+    """Hydra's hint for a typo (`activaton=selu`) is `+activaton=selu`, which would train a default
+    run: a key that nothing reads is refused in one line, exit 2, before any record, run or sweep."""
+    db = tmp_path / "mlflow.db"
+    for mode in ([], ["-m"]):
+        done = run_cli(*mode, added, f"tracking.uri=sqlite:///{db}", f"hydra.run.dir={tmp_path / 'out'}",
+                       f"hydra.sweep.dir={tmp_path / 'sweep'}", timeout=120)
+        assert done.returncode == 2 and done.stderr.strip().splitlines() == [done.stderr.strip()], done.stderr
+        assert done.stderr.startswith(expected), done.stderr
+        assert not db.exists()

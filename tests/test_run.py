@@ -203,6 +203,7 @@ def test_a_function_of_ones_own_runs_from_a_config_dir_outside_the_project(tmp_p
                             cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert failed.returncode == 2 and len(failed.stderr.strip().splitlines()) == 1, failed.stderr
     assert "_target_ my_acts.not_there cannot be imported" in failed.stderr and str(user / "activation" / "broken.yaml") in failed.stderr
+    assert "module my_acts" in failed.stderr and "has no 'not_there' (it defines: serf)" in failed.stderr
     (user / "activation" / "reduces.yaml").write_text("_target_: keras.ops.sum\n")
     with pytest.raises(ConfigError, match="must map a tensor to one of the same shape"):
         run(compose(TINY + [f"tracking.uri=sqlite:///{tmp_path / 'none.db'}", "activation=reduces"], config_dirs=(str(user),)))

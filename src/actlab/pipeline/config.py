@@ -23,7 +23,7 @@ from actlab import PROJECT_ROOT
 CONF_DIR = PROJECT_ROOT / "conf"
 COMPONENTS = ("dataset", "model", "activation", "initializer", "optimizer")
 # Keys of an activation's YAML that describe it rather than being passed to its `_target_`.
-ACTIVATION_KEYS = ("suggested_initializer", "in_article", "alpha_dropout", "formula")
+ACTIVATION_KEYS = ("suggested_initializer", "in_article", "alpha_dropout", "formula", "stochastic")
 # Keys of a model's YAML that are not passed to its builder: `images` asks for (h, w, c) inputs.
 MODEL_KEYS = ("images",)
 # Keys of a dataset's YAML that the data stage uses (splitting), not its loader.
@@ -129,9 +129,25 @@ def check_targets(cfg: DictConfig) -> None:
         try:
             locate(path)
         except Exception as error:
-            lines = [line.strip() for line in str(error).splitlines() if line.strip() and not line.startswith("Are you sure")]
-            reason = " ".join(lines)[:300] or type(error).__name__
-            raise ConfigError(f"{where(cfg, group)}: _target_ {path} cannot be imported: {reason}") from None
+            raise ConfigError(f"{where(cfg, group)}: _target_ {path} cannot be imported: {_missing_target(path, error)}") from None
+
+
+def _missing_target(path: str, error: Exception) -> str:
+    """Why `path` does not import, in words: a module that exists but lacks the name is said so
+    (Hydra's own message for it is "ModuleNotFoundError ... 'module' is not a package")."""
+    import importlib
+
+    module, _, name = path.rpartition(".")
+    if module:
+        try:
+            found = importlib.import_module(module)
+        except Exception:  # the module itself does not import: Hydra's reason below says why
+            found = None
+        if found is not None and not hasattr(found, name):
+            public = sorted(n for n in dir(found) if not n.startswith("_") and callable(getattr(found, n)))
+            return f"module {module} ({getattr(found, '__file__', '?')}) has no '{name}' (it defines: {', '.join(public[:12]) or 'nothing callable'})"
+    lines = [line.strip() for line in str(error).splitlines() if line.strip() and not line.startswith("Are you sure")]
+    return " ".join(lines)[:300] or type(error).__name__
 
 
 def _fail(key: str, value: Any, allowed: str) -> None:

@@ -137,9 +137,10 @@ _INTERRUPTS = _Interrupts()
 
 def _reuse_key(container: dict[str, Any], initializer: dict[str, Any]) -> str | None:
     """What a compiled model depends on (see train.py): jobs with equal keys may share one; the
-    learning rate, seed and epochs may differ. None with dropout, whose random state is not in
+    learning rate, seed and epochs may differ. None with dropout or a stochastic activation (RReLU),
+    whose random state is not in
     the weights."""
-    if container["model"].get("dropout"):
+    if container["model"].get("dropout") or container["activation"].get("stochastic"):
         return None
     same = {
         "model": container["model"], "activation": container["activation"], "initializer": initializer,

@@ -222,7 +222,9 @@ def check_sweep_composes(config: DictConfig, config_name: str | None) -> None:
             return  # ranges and intervals: left to Hydra
         choices.append([f"{key}={value}" for value in override_values(override, dirs)])
     first = [values[0] for values in choices]
-    compose(config_name=config_name, overrides=first)
+    from actlab.pipeline.preflight import check_unread_keys
+
+    check_unread_keys(compose(config_name=config_name, overrides=first))  # a `+key` nothing reads: refused before any job
     for i, values in enumerate(choices):
         key = values[0].split("=", 1)[0].lstrip("+~")
         if "." not in key:
