@@ -108,6 +108,9 @@ def test_commands_are_read_from_bash_blocks_as_a_shell_reads_them():
 
 @pytest.mark.parametrize("command", [
     "python -m run -m activation=relu,swishy seed=0,1",  # an unknown option in a sweep's second value
+    "python -m run +activaton=selu",  # composes, but the run refuses a key nothing reads
+    "python -m run model.depth=0",  # composes, but the run refuses the value
+    "python -m run -m +activaton=selu seed=0,1",
     "python -m run -m experiment=claim99_nothing",
     "python -m report --claim 99",
     "python -m report --bogus",
@@ -126,3 +129,9 @@ def test_the_checker_refuses_what_would_fail(command):
 def test_a_single_run_with_a_typo_fails_its_compose():
     how, ok, error = doc_commands.check("python -m run activaton=selu")
     assert how == "--cfg job" and not ok
+
+
+def test_a_page_can_show_the_files_of_a_readers_folder():
+    text = ("```yaml\n# my_folder/activation/mine.yaml\n_target_: keras.activations.hard_silu\n```\n"
+            "```yaml\n# conf/activation/elu.yaml\nnot: written\n```\n")
+    assert doc_commands.shown_files(text) == {"my_folder/activation/mine.yaml": "_target_: keras.activations.hard_silu\n"}

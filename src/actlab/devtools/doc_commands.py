@@ -7,10 +7,11 @@ Commands are read from ```bash fenced blocks (a trailing backslash continues a l
 comment, `&&` separates commands). Each is checked by what it is:
 
 - `python -m run ...` (one run): run as written with `--cfg job` appended (Hydra composes the
-  config and prints it; nothing is trained, TensorFlow is not imported);
+  config and prints it; nothing is trained), then composed here and put through the checks a run
+  makes before it trains (`actlab.pipeline.preflight.check`, without opening the store);
 - `python -m run -m ...` (a sweep): composed here, as Hydra's basic sweeper would compose its jobs,
   with the experiment's own sweep parameters: the first value of every axis, and every value of an
-  axis that chooses a config group (whose options may not exist);
+  axis that chooses a config group (whose options may not exist); each composition preflighted;
 - `python -m report ...`: its arguments parsed by the report's own parser, each `--claim` looked up
   in the claims' registry, `--challenger` among the activations; `--commands` run for real;
 - `python -m actlab.…` and `python FILE.py`: `--help` (the module or file exists and starts);
@@ -132,13 +133,35 @@ def _config_dirs(args: list[str]) -> tuple[list[str], list[str]]:
     return dirs, rest
 
 
+def _composed(overrides: list[str], folders: list[Path]):
+    """The config `python -m run` would get, put through the run's own checks before training."""
+    from actlab.pipeline.config import compose, config_dirs, use_user_modules
+    from actlab.pipeline.preflight import check as preflight
+
+    cfg = compose(overrides, tuple(str(f) for f in folders))
+    use_user_modules(config_dirs(cfg))
+    preflight(cfg, store=False)
+    return cfg
+
+
+# Hydra's flags that take a value (`--cfg job`): neither is an override.
+VALUE_FLAGS = ("--cfg", "-c", "--package", "-p", "--config-name", "-cn", "--config-path", "-cp")
+
+
+def check_run(args: list[str]) -> None:
+    """Compose and preflight one run's command line; raises what the run would say."""
+    dirs, rest = _config_dirs(args)
+    overrides = [a for i, a in enumerate(rest) if not a.startswith("-") and (i == 0 or rest[i - 1] not in VALUE_FLAGS)]
+    _composed(overrides, [PROJECT_ROOT / d for d in dirs])
+
+
 def check_sweep(args: list[str]) -> int:
     """Compose a sweep's jobs as the basic sweeper would (see the module's docstring); the number of
     compositions. Raises whatever Hydra raises for a job that does not compose."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from omegaconf import OmegaConf
 
-    from actlab.pipeline.config import compose, options
+    from actlab.pipeline.config import options
 
     dirs, rest = _config_dirs([a for a in args if a not in ("-m", "--multirun")])
     flags = [a for a in rest if a.startswith("-")]
@@ -163,7 +186,7 @@ def check_sweep(args: list[str]) -> int:
 
     axes = {o.get_key_element(): values(o) for o in command_line}
     first = [v[0] for v in axes.values() if v]
-    cfg = compose(first, tuple(str(f) for f in folders))
+    cfg = _composed(first, folders)
     count = 1
     params = cfg.hydra.sweeper.get("params") or {}
     if params:  # the experiment's own sweep; the command line's keys win, as in Hydra
@@ -171,14 +194,14 @@ def check_sweep(args: list[str]) -> int:
         texts = [f"{k}={v}" for k, v in resolved.items() if k not in axes]
         axes = {**{o.get_key_element(): values(o) for o in parser.parse_overrides(texts)}, **axes}
         first = [v[0] for v in axes.values() if v]
-        compose(first, tuple(str(f) for f in folders))
+        _composed(first, folders)
         count += 1
     search = [PROJECT_ROOT / "conf", *folders]
     for i, (key, choices) in enumerate(axes.items()):
         if not options(key.lstrip("+~"), search):
             continue  # a value, not a config group's option: it composes whatever it is
         for choice in choices[1:]:
-            compose([c if j != i else choice for j, c in enumerate(first)], tuple(str(f) for f in folders))
+            _composed([c if j != i else choice for j, c in enumerate(first)], folders)
             count += 1
     return count
 
@@ -271,7 +294,14 @@ def check(command: str, scratch: Path | None = None) -> tuple[str, bool, str]:
             return f"sweep composed ({count} compositions)", True, ""
         shown = any(a in rest for a in ("--help", "-h", "--cfg", "-c", "--info", "--hydra-help"))
         ok, error = _python(["-m", "run", *rest, *([] if shown else ["--cfg", "job"])], env)
-        return ("as written" if shown else "--cfg job"), ok, error
+        how = "as written" if shown else "--cfg job"
+        if ok and not any(a in rest for a in ("--help", "-h", "--hydra-help")):
+            how += " + preflight"
+            try:
+                check_run(rest)
+            except Exception as error:  # ConfigError: the one line the run would print
+                return how, False, f"{type(error).__name__}: {str(error).splitlines()[0]}"
+        return how, ok, error
     if args[:2] == ["-m", "report"]:
         error = check_report(args[2:])
         return "the report's parser and registry", not error, error
