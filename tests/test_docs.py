@@ -135,3 +135,13 @@ def test_a_page_can_show_the_files_of_a_readers_folder():
     text = ("```yaml\n# my_folder/activation/mine.yaml\n_target_: keras.activations.hard_silu\n```\n"
             "```yaml\n# conf/activation/elu.yaml\nnot: written\n```\n")
     assert doc_commands.shown_files(text) == {"my_folder/activation/mine.yaml": "_target_: keras.activations.hard_silu\n"}
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_every_test_a_page_names_exists(page):
+    """The fault and API tables say which test checks each promise: that test must exist."""
+    for path, name in re.findall(r"`?(tests/[\w/]+\.py)(?:::(\w+))?", page.read_text(encoding="utf-8")):
+        assert (ROOT / path).is_file(), f"{page.name} names {path}, which does not exist"
+        if name:
+            assert re.search(rf"^\s*(async )?def {name}\(", (ROOT / path).read_text(), re.MULTILINE), (
+                f"{page.name} names {path}::{name}, which is not a test there")
