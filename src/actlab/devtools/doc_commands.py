@@ -208,9 +208,9 @@ def check_sweep(args: list[str]) -> int:
 
 def check_report(args: list[str]) -> str:
     """Parse a `python -m report` command line the way the report does; '' if it is fine."""
-    sys.path.insert(0, str(PROJECT_ROOT / "src"))
+    if str(PROJECT_ROOT / "src") not in sys.path:  # report.py sits beside the package
+        sys.path.insert(0, str(PROJECT_ROOT / "src"))
     import report
-
     from actlab.claims.registry import ClaimError, discover, find
     from actlab.pipeline.config import CONF_DIR, options, use_user_modules
 
