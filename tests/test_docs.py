@@ -145,3 +145,11 @@ def test_every_test_a_page_names_exists(page):
         if name:
             assert re.search(rf"^\s*(async )?def {name}\(", (ROOT / path).read_text(), re.MULTILINE), (
                 f"{page.name} names {path}::{name}, which is not a test there")
+
+
+def test_ci_runs_the_readmes_commands_as_written():
+    """.ci/run sets up a fresh environment as the README says and runs its test command verbatim."""
+    shown = [command for _, command in doc_commands.commands((ROOT / "README.md").read_text(encoding="utf-8"))]
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "pip install -e '.[test]' && pytest" in ci
+    assert {"pip install -e '.[test]'", "pytest"} <= set(shown)
