@@ -18,7 +18,7 @@ from actlab.devtools import doc_commands
 from actlab.reporting import readme
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+PAGES = doc_commands.pages(ROOT)  # README.md, docs/*.md, examples/*/README.md
 # Pages written on other branches, linked from here before they arrive: drop a name once it is merged.
 WRITTEN_ELSEWHERE = {ROOT / "docs" / "team.md", ROOT / "docs" / "speed.md"}
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
@@ -31,7 +31,7 @@ def test_the_readme_is_a_page_read_in_five_minutes():
         assert heading in text
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_pages_carry_no_dates_and_no_issue_numbers(page):
     """History goes to CHANGELOG.md; the pages say how things are."""
     text = page.read_text(encoding="utf-8")
@@ -65,7 +65,7 @@ def _anchors(page: Path) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_link_leads_somewhere(page):
     for target in LINK.findall(page.read_text(encoding="utf-8")):
         if re.match(r"[a-z]+:", target):
@@ -81,7 +81,7 @@ def test_every_link_leads_somewhere(page):
 
 def test_every_page_is_linked_from_the_readme():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    for page in PAGES[1:]:
+    for page in sorted((ROOT / "docs").glob("*.md")):
         assert f"docs/{page.name}" in text, f"docs/{page.name} is not linked from README.md"
 
 
@@ -137,7 +137,7 @@ def test_a_page_can_show_the_files_of_a_readers_folder():
     assert doc_commands.shown_files(text) == {"my_folder/activation/mine.yaml": "_target_: keras.activations.hard_silu\n"}
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_test_a_page_names_exists(page):
     """The fault and API tables say which test checks each promise: that test must exist."""
     for path, name in re.findall(r"`?(tests/[\w/]+\.py)(?:::(\w+))?", page.read_text(encoding="utf-8")):
@@ -153,3 +153,12 @@ def test_ci_runs_the_readmes_commands_as_written():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "pip install -e '.[test]' && pytest" in ci
     assert {"pip install -e '.[test]'", "pytest"} <= set(shown)
+
+
+def test_no_text_the_project_generates_or_ships_names_an_issue():
+    """Reports, figures and messages say what is so, not which ticket asked for it."""
+    pattern = re.compile(r"\(issues? #?\d+\)|\bissue #?\d+\b", re.IGNORECASE)
+    for folder in ("src", "experiments", "examples", "conf", "docs"):
+        for path in (ROOT / folder).rglob("*"):
+            if path.suffix in (".py", ".yaml", ".md", ".sh") and "egg-info" not in str(path):
+                assert not pattern.search(path.read_text(encoding="utf-8")), f"{path.relative_to(ROOT)} names an issue"

@@ -1,6 +1,6 @@
 """Every command the README and docs/ show, checked far enough to know it parses; nothing trains.
 
-    python -m actlab.devtools.doc_commands                  # README.md and docs/*.md
+    python -m actlab.devtools.doc_commands                  # README.md, docs/*.md, examples/*/README.md
     python -m actlab.devtools.doc_commands docs/runs.md     # one page
 
 Commands are read from ```bash fenced blocks (a trailing backslash continues a line, `#` starts a
@@ -315,8 +315,8 @@ def check(command: str, scratch: Path | None = None) -> tuple[str, bool, str]:
 
 
 def pages(root: Path = PROJECT_ROOT) -> list[Path]:
-    """The README and every page in docs/."""
-    return [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    """The README, every page in docs/ and the examples' READMEs."""
+    return [root / "README.md", *sorted((root / "docs").glob("*.md")), *sorted((root / "examples").glob("*/README.md"))]
 
 
 def check_pages(paths: list[Path]) -> list[Checked]:
