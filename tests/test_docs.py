@@ -118,7 +118,7 @@ def test_commands_are_read_from_bash_blocks_as_a_shell_reads_them():
     "pytest -m slwo",
     "pytest tests/test_nothing.py",
     "bash experiments/nothing.sh",
-    "frobnicate --now",
+    "./deploy/nothing.sh",
     "python something_else",
 ])
 def test_the_checker_refuses_what_would_fail(command):

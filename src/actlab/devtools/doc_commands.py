@@ -16,7 +16,7 @@ comment, `&&` separates commands). Each is checked by what it is:
   in the claims' registry, `--challenger` among the activations; `--commands` run for real;
 - `python -m actlab.…` and `python FILE.py`: `--help` (the module or file exists and starts);
 - `pytest ...`: the files named exist, the markers named are registered;
-- `bash FILE ...`: the file exists and `bash -n` parses it;
+- `bash FILE ...` or `./FILE.sh`: the file exists and `bash -n` parses it;
 - `pip install`, environment setup and other programs (`mlflow`, `apt-get`, …): not run, listed.
 
 A page may show the files of a folder of the reader's own (a fenced block whose first line is a
@@ -51,10 +51,7 @@ FENCE = re.compile(r"^```bash[ \t]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
 ANY_FENCE = re.compile(r"^```\w*[ \t]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
 SHOWN_FILE = re.compile(r"^(?:#|//) ([\w.-]+(?:/[\w.-]+)+\.(?:yaml|yml|py))[ \t]*$")
 ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
-# Shown to be run, but by another program than this project's: listed, not run.
-EXTERNAL = {"mlflow", "apt-get", "apt", "sudo", "git", "cd", ".", "source", "export", "mkdir", "cp", "ls",
-            "cat", "curl", "docker", "psql", "createdb", "runuser", "munged", "slurmctld", "slurmd", "sinfo",
-            "squeue", "sbatch", "srun", "scontrol", "systemctl", "chromium", "py-spy", "playwright", "ruff"}
+
 
 
 @dataclass
@@ -280,10 +277,15 @@ def check(command: str, scratch: Path | None = None) -> tuple[str, bool, str]:
             return "bash script exists", False, f"no file {args[0] if args else '(none)'}"
         done = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
         return "bash -n", done.returncode == 0, done.stderr.strip()
-    if program in EXTERNAL:
-        return f"skipped: {program} (not this project's)", True, ""
+    if program.endswith(".sh") and not program.startswith("-"):  # ./deploy/x.sh
+        script = PROJECT_ROOT / program
+        if not script.is_file():
+            return "script exists", False, f"no file {program}"
+        done = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
+        return "bash -n", done.returncode == 0, done.stderr.strip()
     if not program.startswith("python"):
-        return "unknown program", False, f"{program}: no rule in actlab.devtools.doc_commands checks it"
+        # mlflow, apt-get, sudo, psql, slurmctld, …: another program's command line, not this project's
+        return f"skipped: {program} (not this project's)", True, ""
     if args[:2] == ["-m", "run"]:
         rest = args[2:]
         if "-m" in rest or "--multirun" in rest:
