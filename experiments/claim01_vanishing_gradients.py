@@ -19,6 +19,7 @@ from actlab.claims.base import (
     Evidence,
     with_collapse,
 )
+from actlab.figures import plt
 from actlab.stats import median_ci
 
 VANISH_RATIO = 0.1  # first-layer gradient below a tenth of the last layer's: "vanishing"
@@ -101,9 +102,50 @@ def vanishing_gradients_rule(ratios: pd.DataFrame) -> ClaimResult:
 
 
 def _draw_gradients(evidence: Evidence, ratios: pd.DataFrame, out: Path) -> None:
-    figures.ratio_by_depth(_usable_gradients(ratios), out, VANISH_RATIO, RESIDUAL_MLP)
+    ratio_by_depth(_usable_gradients(ratios), out, VANISH_RATIO, RESIDUAL_MLP)
 
 
 analysis = Analysis(_gradient_table, vanishing_gradients_rule, _draw_gradients)
 
 
+# --- the claim's figure -------------------------------------------------------------------------
+UNDERFLOW_LOG10 = -20  # where a ratio of exactly 0 is drawn: the first layer's gradient underflowed float32
+
+
+def ratio_by_depth(ratios, path: Path, threshold: float, control: str = "resmlp") -> None:
+    """Lines: the plain stack across depths, per activation. Open markers: the residual `control`
+    (skip connections), drawn at its own depth(s) in the activation's colour. A ratio of 0 (log −∞)
+    is drawn on a marked floor, so the function whose gradient vanished most stays in the figure."""
+    import numpy as np
+
+    from actlab.stats import median_ci
+
+    ratios = ratios.assign(ratio=ratios["ratio"].where(~(ratios["ratio"] <= 0), 10.0 ** UNDERFLOW_LOG10))
+    underflow = bool((ratios["ratio"] == 10.0 ** UNDERFLOW_LOG10).any())
+    is_control = ratios["model"] == control if "model" in ratios else np.zeros(len(ratios), dtype=bool)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4), sharey=True)
+    for ax, when in zip(axes, ("at init", "after training")):
+        plain, res = (ratios[mask & (ratios["when"] == when)] for mask in (~is_control, is_control))
+        for act, group in plain.groupby("activation"):
+            depths = sorted(group["depth"].unique())
+            figures.median_band(ax, depths, {d: np.log10(group[group["depth"] == d]["ratio"]) for d in depths}, act, **figures.style(act))
+        for act, group in res.groupby("activation"):
+            look = figures.style(act)
+            for depth, at in group.groupby("depth"):
+                est = median_ci(np.log10(at["ratio"]))
+                ax.errorbar(depth, est.median, yerr=[[est.median - est.low], [est.high - est.median]], fmt=look["marker"],
+                            color=look["color"], markerfacecolor="white", markersize=8, capsize=3)
+        if not res.empty:
+            ax.plot([], [], "o", color="black", markerfacecolor="white", label=f"open markers: {control} (residual control)")
+        ax.axhline(np.log10(threshold), color="black", linestyle=":", label=f"ratio {threshold} (vanishing)")
+        if underflow:
+            ax.axhline(UNDERFLOW_LOG10, color="grey", linestyle="--", linewidth=0.8,
+                       label=f"ratio 0: the gradient underflowed float32 (drawn at 1e{UNDERFLOW_LOG10})")
+        ax.set_xlabel("hidden layers (residual blocks for the control)" if not res.empty else "hidden layers")
+        figures.integer_ticks(ax)
+        ax.set_title(when)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("log10 ‖∇W first‖ / ‖∇W last‖")
+    # Beside the panels, not over them: at init every function has runs (collapsed ones drop out after training).
+    axes[1].legend(*axes[0].get_legend_handles_labels(), fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    figures.save(fig, path, "Claim 1: gradient reaching the first layer, relative to the last (median, 95% CI)")

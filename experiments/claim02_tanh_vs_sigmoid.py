@@ -19,6 +19,7 @@ from actlab.claims.base import (
     finished_rows,
     with_collapse,
 )
+from actlab.figures import plt
 from actlab.stats import holm_family, paired
 
 
@@ -60,9 +61,31 @@ def tanh_vs_sigmoid_rule(finished: pd.DataFrame) -> ClaimResult:
 def _draw_curves(evidence: Evidence, finished: pd.DataFrame, out: Path) -> None:
     curves = {(run["activation"], run["optimizer"]): evidence.history(run["run_id"], "val_accuracy")
               for _, run in finished.iterrows()}
-    figures.curves_by_group(finished, curves, out)
+    curves_by_group(finished, curves, out)
 
 
 analysis = Analysis(_finished_with_collapse, tanh_vs_sigmoid_rule, _draw_curves)
 
 
+# --- the claim's figure -------------------------------------------------------------------------
+def curves_by_group(finished, curves, path: Path) -> None:
+    import numpy as np
+
+    optimizers = sorted(finished["optimizer"].unique())
+    fig, axes = plt.subplots(1, len(optimizers), figsize=(5.5 * len(optimizers), 4), sharey=True, squeeze=False)
+    for ax, optimizer in zip(axes[0], optimizers):
+        for act in sorted(finished["activation"].unique()):
+            runs = [c for (a, o), c in curves.items() if a == act and o == optimizer and c]
+            if not runs:
+                continue
+            length = min(map(len, runs))
+            stacked = np.array([r[:length] for r in runs])
+            epochs = list(range(1, length + 1))
+            figures.median_band(ax, epochs, dict(zip(epochs, stacked.T)), act, **figures.style(act))
+        ax.set_xlabel("epoch")
+        figures.integer_ticks(ax)
+        ax.set_title(f"optimizer: {optimizer}")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    axes[0][0].set_ylabel("validation accuracy")
+    figures.save(fig, path, "Claim 2: validation accuracy per epoch, tanh vs sigmoid (median over seeds, 95% CI)")

@@ -21,6 +21,7 @@ from actlab.claims.base import (
     numeric,
     with_collapse,
 )
+from actlab.figures import plt
 from actlab.pipeline import metric_keys
 from actlab.stats import median_ci
 
@@ -109,9 +110,31 @@ def dead_share_verdict(table: pd.DataFrame) -> ClaimResult:
 
 def _draw_dead(evidence: Evidence, table: pd.DataFrame, out: Path) -> None:
     finished = finished_rows(table)
-    figures.dead_units(finished, finished[~finished["collapsed"]], out)
+    dead_units(finished, finished[~finished["collapsed"]], out)
 
 
 analysis = Analysis(_dead_table, dead_share_verdict, _draw_dead)
 
 
+# --- the claim's figure -------------------------------------------------------------------------
+def dead_units(finished, learned, path: Path) -> None:
+    """Claim 3: dead share (networks that still learn) and best validation accuracy (every run)."""
+    fig, (ax_dead, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, part, y, label in ((ax_dead, learned, "dead_share", "share of dead units (mean over layers)"),
+                               (ax_acc, finished, "best_val_accuracy", "best validation accuracy")):
+        part = part[part[y].notna()] if y in part else part.iloc[0:0]
+        for act, group in part.groupby("activation"):
+            xs = sorted(group["lr"].unique())
+            figures.median_band(ax, xs, {v: group[group["lr"] == v][y] for v in xs}, act, **figures.style(act))
+        if not part.empty:
+            ax.set_xscale("log")
+        ax.set_xlabel("Adam learning rate")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    if "chance" in finished and finished["chance"].notna().any():
+        ax_acc.axhline(float(finished["chance"].max()), color="black", linestyle=":", label="chance (majority class)")
+    ax_dead.set_title("networks that still learn (collapsed runs left out)", fontsize=9)
+    ax_acc.set_title("every finished run", fontsize=9)
+    if ax_acc.get_legend_handles_labels()[0]:
+        ax_acc.legend(fontsize=8)
+    figures.save(fig, path, "Claim 3: dead units and accuracy after training vs learning rate (median, 95% CI)")

@@ -17,6 +17,7 @@ from actlab.claims.base import (
     verdict_from_directions,
     with_collapse,
 )
+from actlab.figures import plt
 from actlab.reporting.literature import Harness, from_comparison
 from actlab.stats import holm_family, median_ci, paired
 
@@ -76,7 +77,7 @@ def prelu_overfitting_rule(finished: pd.DataFrame) -> ClaimResult:
 
 
 def _draw_prelu(evidence: Evidence, finished: pd.DataFrame, out: Path) -> None:
-    figures.overfitting(finished, out)
+    overfitting(finished, out)
 
 
 analysis = Analysis(_prelu_table, prelu_overfitting_rule, _draw_prelu)
@@ -101,3 +102,21 @@ def he(result: ClaimResult) -> Harness | None:
 
 def xu(result: ClaimResult) -> Harness | None:
     return _uncorrected(result, "gap_small", f"PReLU − ReLU train − validation gap, {result.details.n_small} examples")
+
+
+# --- the claim's figure -------------------------------------------------------------------------
+def overfitting(finished, path: Path) -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, metric, label in ((axes[0], "generalization_gap", "train − validation accuracy"), (axes[1], "test_accuracy", "test accuracy")):
+        for act, group in finished.groupby("activation"):
+            sizes = sorted(group["n_train"].unique())
+            figures.median_band(ax, sizes, {n: group[group["n_train"] == n][metric] for n in sizes}, act, **figures.style(act))
+        ax.set_xscale("log")
+        sizes = sorted(finished["n_train"].unique())
+        ax.set_xticks(sizes, [f"{int(n):,}" for n in sizes])  # the sizes measured, not log-scale minor ticks
+        ax.minorticks_off()
+        ax.set_xlabel("training examples (MNIST-1D, log scale)")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    figures.save(fig, path, "Claim 4: ReLU, Leaky ReLU and PReLU against training-set size (median, 95% CI)")

@@ -19,6 +19,7 @@ from actlab.claims.base import (
     Evidence,
     with_collapse,
 )
+from actlab.figures import plt
 from actlab.reporting.literature import Harness, from_comparison
 from actlab.stats import paired
 
@@ -96,7 +97,7 @@ def selu_rule(layers: pd.DataFrame, subject: str = "selu_lecun") -> ClaimResult:
 
 
 def _draw_selu(evidence: Evidence, layers: pd.DataFrame, out: Path) -> None:
-    figures.selu_layers(_selu_medians(layers), out)
+    selu_layers(_selu_medians(layers), out)
 
 
 def about(subject: str, label: str) -> Analysis:
@@ -118,3 +119,25 @@ def geron(result: ClaimResult) -> Harness | None:
     h = from_comparison(paired(wide["selu_lecun"], wide["relu_he_normal"]), "SELU − ReLU best validation accuracy")
     medians = wide.median()
     return Harness(f"SELU {medians['selu_lecun']:.3f} vs ReLU {medians['relu_he_normal']:.3f} (medians); " + h.text, h.sign, h.significant)
+
+
+# --- the claim's figure -------------------------------------------------------------------------
+def selu_layers(medians, path: Path) -> None:
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
+    for col, when in enumerate(("at init", "after training")):
+        for row, (stat, target) in enumerate((("act_mean", 0.0), ("act_std", 1.0))):
+            ax = axes[row][col]
+            conditions = sorted(medians["condition"].unique())
+            for condition, group in medians[medians["when"] == when].groupby("condition"):
+                ax.plot(group["layer"], group[stat], label=condition, markersize=4, **figures.style(condition, conditions))
+            ax.axhline(target, color="black", linestyle=":")
+            ax.set_title(f"{stat.replace('act_', '')} of each layer's output, {when}")
+            ax.set_ylabel(stat.replace("act_", "activation "))
+            if stat == "act_std":
+                ax.set_yscale("log")
+            ax.grid(alpha=0.3)
+    for ax in axes[1]:
+        ax.set_xlabel("hidden layer")
+        figures.integer_ticks(ax)
+    axes[0][1].legend(fontsize=8)
+    figures.save(fig, path, "Claim 7: does SELU keep mean 0 and std 1 layer after layer? (median over seeds)")

@@ -25,6 +25,7 @@ from actlab.claims.base import (
     select_learning_rate,
     selected_table,
 )
+from actlab.figures import plt
 from actlab.reporting.literature import Harness, from_comparison, pair
 from actlab.stats import ALPHA, friedman, holm, kendall_tau, kendall_w, paired
 
@@ -94,7 +95,7 @@ def ranking_rule(selected: pd.DataFrame) -> ClaimResult:
 
 def _draw_ranking(evidence: Evidence, selected: pd.DataFrame, out: Path) -> None:
     wide = selected.pivot_table(index=[TASK, "seed"], columns="activation", values="test_accuracy")
-    figures.rank_heatmap(selected, wide.rank(axis=1, ascending=False).mean().sort_values(), out)
+    rank_heatmap(selected, wide.rank(axis=1, ascending=False).mean().sort_values(), out)
 
 
 analysis = Analysis(selected_table, ranking_rule, _draw_ranking)
@@ -169,5 +170,49 @@ def challenger(claim, name: str, evidence: Evidence, figures_dir: Path, dirs: li
         numbers.insert(0, f"{name}: mean rank {row['mean_rank']:.2f} [{row['low']:.2f}, {row['high']:.2f}] of {len(ranks)} "
                           f"functions over {int(row['blocks'])} task × seed blocks: place {list(ranks.index).index(name) + 1}")
     figure = figures_dir / f"{name}_ranking.png"
-    figures.rank_intervals(ranks, name, figure)
+    rank_intervals(ranks, name, figure)
     return ChallengerView(result.verdict, f"the claim's rule with {name} among the functions", numbers, figure, result.stability)
+
+
+# --- the claim's figure -------------------------------------------------------------------------
+HEATMAP_FLOOR = -5.0  # percentage points below the task's best where the colour scale stops
+
+
+def rank_heatmap(selected, mean_rank, path: Path) -> None:
+    """Each cell: median test accuracy and its distance to the task's best function, coloured by that
+    distance (clipped at HEATMAP_FLOOR points, so one collapsed function does not flatten the scale)."""
+
+    table = selected.pivot_table(index="activation", columns="task", values="test_accuracy", aggfunc="median")
+    table = table.loc[mean_rank.index]
+    behind = (table - table.max(axis=0)) * 100  # percentage points behind the task's best (0 = best)
+    fig, ax = plt.subplots(figsize=(2.4 * table.shape[1] + 3.5, 0.55 * len(table) + 1.8))
+    cmap = plt.get_cmap("cividis")  # perceptually uniform, colour-blind-safe, monotone in grey
+    image = ax.imshow(behind.clip(lower=HEATMAP_FLOOR).to_numpy(), cmap=cmap, vmin=HEATMAP_FLOOR, vmax=0, aspect="auto")
+    ax.set_xticks(range(table.shape[1]), table.columns, rotation=20, ha="right")
+    ax.set_yticks(range(len(table)), [f"{a} (mean rank {mean_rank[a]:.1f})" for a in table.index])
+    for i in range(table.shape[0]):
+        for j in range(table.shape[1]):
+            gap = behind.iat[i, j]
+            shade = (max(gap, HEATMAP_FLOOR) - HEATMAP_FLOOR) / -HEATMAP_FLOOR  # 0 dark .. 1 light
+            text = f"{table.iat[i, j]:.3f}\n" + ("best" if gap == 0 else f"{gap:+.1f} pt")
+            ax.text(j, i, text, ha="center", va="center", fontsize=8, color="black" if shade > 0.5 else "white")
+    bar = fig.colorbar(image, label=f"points behind the task's best (clipped at {HEATMAP_FLOOR:g})")
+    bar.ax.tick_params(labelsize=8)
+    figures.save(fig, path, "Claim 8: median test accuracy per task and distance to the task's best; functions by mean rank")
+
+
+def rank_intervals(ranks, highlight: str, path: Path) -> None:
+    """Mean rank of every function (1 = best) with its 95% interval, `highlight` in its own colour."""
+    fig, ax = plt.subplots(figsize=(7, 0.4 * len(ranks) + 1.5))
+    for y, (name, row) in enumerate(ranks.iterrows()):
+        colour, marker = (figures.OKABE_ITO[4], "D") if name == highlight else (figures.OKABE_ITO[3], "o")
+        ax.errorbar(row["mean_rank"], y, xerr=[[row["mean_rank"] - row["low"]], [row["high"] - row["mean_rank"]]],
+                    fmt=marker, color=colour, capsize=3)
+    ax.set_yticks(range(len(ranks)), ranks.index)
+    ax.invert_yaxis()
+    ax.set_xlabel("mean rank of test accuracy (1 = best), 95% interval over task × seed blocks")
+    ax.grid(alpha=0.3)
+    figures.save(fig, path, f"Where {highlight} ranks (claim 8's protocol)")
+
+
+# --- a run's and a sweep's figures in MLflow ---------------------------------------------------

@@ -75,10 +75,11 @@ def main(cfg: DictConfig) -> dict | None:
 
 def interrupted_what(cfg: DictConfig, context) -> str:
     """What Ctrl-C stopped, for its one line: the run by its name (and its sweep, if any)."""
-    from actlab.pipeline.config import names
+    from actlab.pipeline.config import initializer_config, names
     from actlab.pipeline.runner import run_name
 
-    return f"run '{run_name(names(cfg), cfg.seed)}'" + (" of a sweep" if context.parent_run_id else "")
+    effective = names(cfg) | {"initializer": initializer_config(cfg)[0]}  # `auto` named as what it chose
+    return f"run '{run_name(effective, cfg.seed)}'" + (" of a sweep" if context.parent_run_id else "")
 
 
 def cli() -> int:

@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 from actlab.pipeline.config import options
 from actlab.pipeline.runner import run
 from actlab.reporting.gallery import activation_config, values_and_slopes
-from conftest import CONF
+from helpers import CONF
 
 ACTIVATIONS = options("activation")
 

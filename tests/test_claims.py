@@ -10,8 +10,9 @@ import pytest
 from actlab.claims import base as claims
 from actlab.claims.base import TASK, Evidence, select_learning_rate
 from actlab.claims.registry import discover
-from actlab.stats import friedman, median_ci, paired
-from conftest import ROOT
+from actlab.reporting import literature
+from actlab.stats import friedman, holm, holm_family, median_ci, paired, rank_biserial
+from helpers import ROOT
 
 CLAIMS = discover()  # the claims of experiments/, by name
 BY_NUMBER = {claim.number: claim for claim in CLAIMS.values()}
@@ -224,9 +225,7 @@ def test_no_runs_is_inconclusive_not_an_error(tmp_path):
         assert BY_NUMBER[number].analyze(empty, tmp_path / "f.png").verdict == "inconclusive"
 
 
-# --- issue 14: multiple comparisons, collapse, stability, literature, report columns --------------
-from actlab.reporting import literature  # noqa: E402
-from actlab.stats import holm, holm_family, rank_biserial  # noqa: E402
+# --- multiple comparisons, collapse, stability, literature, report columns ----------------------
 
 
 def test_holm_on_known_p_values():

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from actlab.claims.registry import discover
-from conftest import ROOT
+from helpers import ROOT
 
 CLAIMS = discover()
 
@@ -63,7 +63,7 @@ def test_every_claim_quick_then_the_report(tmp_path):
         assert "missing" not in section.split("**Runs:**")[1].splitlines()[0], claim.name
         assert (out / "figures" / f"{claim.name}.png").stat().st_size > 10_000
     # The report is logged to MLflow too.
-    from conftest import search_runs
+    from helpers import search_runs
 
     runs = search_runs(db, "claims-quick")
     assert (runs["tags.report"] == "true").sum() == 1

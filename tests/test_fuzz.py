@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from actlab.pipeline.config import ConfigError, compose
 from actlab.pipeline.preflight import check, one_line
-from conftest import CONF, TINY, run_cli, search_runs
+from helpers import CONF, TINY, run_cli, search_runs
 
 GROUPS = sorted(p.name for p in CONF.iterdir() if p.is_dir())
 OPTIONS = {group: sorted(f.stem for f in (CONF / group).glob("*.yaml")) for group in GROUPS}

@@ -10,7 +10,7 @@ import pytest
 from actlab.claims.registry import discover
 from actlab.pipeline.config import compose, fingerprint
 from actlab.reporting.claims_report import expected_jobs
-from conftest import ROOT
+from helpers import ROOT
 
 CLAIMS = discover()
 

@@ -19,7 +19,7 @@ from actlab.pipeline.config import ConfigError, compose
 from actlab.pipeline.probe import STATISTICS
 from actlab.pipeline.runner import run
 from actlab.pipeline.track import Store
-from conftest import CONF, ROOT, TINY, compose_config, run_cli, search_runs
+from helpers import CONF, ROOT, TINY, compose_config, run_cli, search_runs
 
 
 def test_tracked_run_records_everything(tiny_cfg, tmp_path):
@@ -125,9 +125,12 @@ def test_interrupt_or_kill_mid_run_leaves_it_killed_not_running(tmp_path, sig, s
     assert _wait_for_running(db), "the run never started"
     time.sleep(1.0)
     process.send_signal(sig)
-    process.wait(timeout=60)
+    _, stderr = process.communicate(timeout=60)
     assert process.returncode != 0
     assert search_runs(db)["status"].tolist() == [status]
+    # One line that says what stopped and what: the run by its name, never an empty "interrupted ()".
+    cause = "Ctrl-C" if sig == signal.SIGINT else f"signal {int(sig)}"
+    assert f"interrupted by {cause}: run 'relu · mlp · he_normal · digits · seed 0' was ended as KILLED" in stderr, stderr
 
 
 def test_cli_run_ends_with_the_one_line_summary(tmp_path):

@@ -95,7 +95,7 @@ def test_a_store_that_exists_is_opened_as_it_is(tmp_path):
 
 def test_the_docs_list_every_metric_key_as_the_code_names_them():
     from actlab.pipeline import metric_keys
-    from conftest import ROOT
+    from helpers import ROOT
 
     page = (ROOT / "docs" / "runs.md").read_text()
     assert metric_keys.docs_table() in page

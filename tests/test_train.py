@@ -9,7 +9,7 @@ import pytest
 from actlab.pipeline.probe import STATISTICS, LayerProbe
 from actlab.pipeline.runner import build
 from actlab.pipeline.train import batches, fit
-from conftest import compose_config
+from helpers import compose_config
 
 
 def _setup(epochs: int):

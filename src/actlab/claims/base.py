@@ -48,7 +48,7 @@ class Evidence:
     history: Callable[[str, str], list[float]] = lambda run_id, key: []
 
     def finished(self) -> pd.DataFrame:
-        return self.table[self.table["status"] == FINISHED]
+        return finished_rows(self.table)
 
 
 @dataclass(frozen=True)
@@ -152,6 +152,7 @@ def numeric(df: pd.DataFrame, name: str) -> pd.Series:
 
 
 def finished_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of runs that finished (a table without a status column is taken as all finished)."""
     return table[table["status"] == FINISHED] if "status" in table else table
 
 

@@ -78,7 +78,7 @@ READ_TOP_LEVEL = ("dataset", "model", "activation", "initializer", "optimizer", 
 SETTINGS_GROUPS = ("trainer", "tracking")
 
 
-def check_unread_keys(cfg: DictConfig) -> None:
+def check_unread_keys(cfg: DictConfig, dirs: list[Path] | None = None) -> None:
     """Refuse a key that nothing reads (`+activaton=selu`, `+trainer.epoch=3`), naming the closest
     one that is read: Hydra's hint for a typo suggests `+`, which would train a default run."""
     import difflib
@@ -93,7 +93,11 @@ def check_unread_keys(cfg: DictConfig) -> None:
     for key in cfg:
         if key not in READ_TOP_LEVEL:
             refuse(str(key), [k for k in READ_TOP_LEVEL if k != "hydra"])
-    dirs = config_dirs(cfg)
+    if dirs is None:
+        try:
+            dirs = config_dirs(cfg)
+        except ValueError:  # composed outside a Hydra app (a test, a library call): conf/ alone
+            dirs = config_dirs()
     for group in SETTINGS_GROUPS:
         known = set()
         for option in options(group, dirs):

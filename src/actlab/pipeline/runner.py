@@ -376,5 +376,5 @@ def _write_artifacts(directory: Path, cfg: DictConfig, names: dict[str, str], co
     (directory / "model_summary.txt").write_text("\n".join(lines) + "\n")
     pd.DataFrame(result.layer_table).to_csv(directory / "layer_stats.csv", index=False)
     if result.history:
-        learning_curve(result.history, f"{names['activation']} · {names['model']} · {names['dataset']} · seed {cfg.seed}",
+        learning_curve(result.history, run_name(names, cfg.seed),
                        directory / "learning_curve.png")

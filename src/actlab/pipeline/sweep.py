@@ -224,7 +224,7 @@ def check_sweep_composes(config: DictConfig, config_name: str | None) -> None:
     first = [values[0] for values in choices]
     from actlab.pipeline.preflight import check_unread_keys
 
-    check_unread_keys(compose(config_name=config_name, overrides=first))  # a `+key` nothing reads: refused before any job
+    check_unread_keys(compose(config_name=config_name, overrides=first), dirs)  # a `+key` nothing reads: refused before any job
     for i, values in enumerate(choices):
         key = values[0].split("=", 1)[0].lstrip("+~")
         if "." not in key:

@@ -102,6 +102,10 @@ def rows(results: list[tuple[Claim, ClaimResult]]) -> list[dict]:
 
 
 def render(results: list[tuple[Claim, ClaimResult]]) -> list[str]:
+    """The table's section; nothing when none of the reported claims reads a published result."""
+    table = rows(results)
+    if not table:
+        return []
     lines = [
         "## The literature side by side",
         "",
@@ -113,7 +117,7 @@ def render(results: list[tuple[Claim, ClaimResult]]) -> list[str]:
         "| This harness: closest offline setting | This harness | Direction agrees? |",
         "|---|---|---|---|---|---|---|",
     ]
-    for r in rows(results):
+    for r in table:
         lines.append(f"| {r['paper']} ({r['source']}) | {r['setting']} | {r['published']} | {r['direction']} | "
                      f"{r['harness_setting']} | {r['harness']} | {r['agrees']} |")
     return lines
