@@ -33,9 +33,9 @@ CONF_DIR = str(PROJECT_ROOT / "conf")
 def main(cfg: DictConfig) -> dict | None:
     from actlab.pipeline.config import ConfigError
     from actlab.pipeline.data import DatasetUnavailable
+    from actlab.pipeline.finish import Pending
     from actlab.pipeline.preflight import check
     from actlab.pipeline.runner import run
-    from actlab.pipeline.finish import Pending
     from actlab.pipeline.sweep import job_context, outcome_recorder
     from actlab.pipeline.track import TrackingUnreachable
 

@@ -9,8 +9,8 @@ from mlflow import MlflowClient
 
 from actlab.pipeline import finish
 from actlab.pipeline.runner import RunContext, run
-from hydra_plugins.actlab_joblib_launcher.joblib_launcher import schedule
 from helpers import search_runs
+from hydra_plugins.actlab_joblib_launcher.joblib_launcher import schedule
 
 ARTIFACTS = {"config.yaml", "overrides.yaml", "model_summary.txt", "layer_stats.csv", "learning_curve.png", "images"}
 

@@ -32,7 +32,7 @@ class Pending:
         def work() -> None:
             try:
                 outcome = self.end()
-            except BaseException as error:  # noqa: BLE001 - handed on as the job's outcome
+            except BaseException as error:
                 outcome = self.when_failed(error)
             done(outcome)
 

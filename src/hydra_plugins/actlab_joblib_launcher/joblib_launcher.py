@@ -127,7 +127,7 @@ def _reuse_key(config: DictConfig, position: int) -> Any:
         from actlab.pipeline.runner import reuse_key
 
         return reuse_key(config_stage.resolved(config), config_stage.initializer_config(config)[1]) or ("own", position)
-    except Exception:  # noqa: BLE001 - the job itself reports its config's error
+    except Exception:
         return ("own", position)
 
 
