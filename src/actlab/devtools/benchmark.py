@@ -247,6 +247,51 @@ def sweep_against_keras(repeats: int, tmp: Path, previous: Path | None = None) -
     return rows
 
 
+CLAIMS_SUBSET = ("claim03_dying_relu", "claim09_leaky_slope", "claim10_formulas")
+
+
+def _final_metrics(db: Path) -> dict[tuple[str, str], float]:
+    """(config fingerprint, metric) -> last value, for every FINISHED job run in a store (timings left out)."""
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "select t.value, m.key, m.value from runs r join tags t on t.run_uuid = r.run_uuid and t.key = 'config_fingerprint' "
+            "join latest_metrics m on m.run_uuid = r.run_uuid where r.status = 'FINISHED' "
+            "and m.key not like '%time%' and m.key not like '%inference%'").fetchall()
+    return {(fingerprint, key): value for fingerprint, key, value in rows}
+
+
+def claims_against_previous(repeats: int, tmp: Path, previous: Path, claims: tuple[str, ...] = CLAIMS_SUBSET) -> list[dict]:
+    """Claims' sweeps on their full profile (as run_claims.sh runs them), this code against the
+    previous code, interleaved; and whether both gave the same numbers (every summary metric but
+    timings, per config fingerprint)."""
+    sides = [("ours", PROJECT_ROOT), ("previous", previous)]
+    times: dict[str, list[float]] = {"ours": [], "previous": []}
+    stores: dict[str, Path] = {}
+    for repeat in range(repeats):
+        for key, tree in _in_turn(sides, repeat):
+            db = tmp / f"claims-{key}-{repeat}.db"
+            stores.setdefault(key, db)
+            start = time.perf_counter()
+            for claim in claims:
+                _timed([_worktree_python(tree), "-m", "run", "-m", f"experiment={claim}", "profile=full", "hydra/launcher=joblib",
+                        "hydra.launcher.n_jobs=2", f"tracking.uri=sqlite:///{db}", f"hydra.sweep.dir={tmp / f'claims-{key}-{repeat}-{claim}'}"],
+                       cwd=tree)
+            times[key].append(time.perf_counter() - start)
+    ours, before = _final_metrics(stores["ours"]), _final_metrics(stores["previous"])
+    same = ours == before
+    return [
+        _ratio_row(f"claims {', '.join(c.split('_')[0] for c in claims)} on the full profile, one after another: this code "
+                   f"against the previous code ({previous.name}): speed-up", times["ours"], times["previous"],
+                   "≥ 1.43× (30% less time)", lambda r: r >= 1 / 0.7, faster=True),
+        {"figure": f"… the same numbers: {len(ours)} metrics (last values) of {len({f for f, _ in ours})} runs, "
+                   "compared per config fingerprint (timings left out)", "ours": None, "baseline": None, "ratio": None,
+         "target": "identical", "ok": same and bool(ours),
+         "note": "identical" if same else f"{len(set(ours.items()) ^ set(before.items()))} differ"},
+    ]
+
+
 def peak_memory(tmp: Path) -> dict:
     # Measured by a process whose only child is the run: this process's own RUSAGE_CHILDREN peak
     # is the largest of every child so far (the in-process fits above reach ~2 GB).
@@ -352,6 +397,7 @@ PARTS = {
     "sweep-keras": lambda args, tmp: sweep_against_keras(args.repeats, tmp, args.previous),
     "memory": lambda args, tmp: peak_memory(tmp),
     "claims": lambda args, tmp: [claims_time("quick"), claims_time("full")],
+    "claims-previous": lambda args, tmp: claims_against_previous(args.repeats, tmp, args.previous),
 }
 
 
