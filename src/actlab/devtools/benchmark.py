@@ -252,14 +252,17 @@ CLAIMS_SUBSET = ("claim03_dying_relu", "claim09_leaky_slope", "claim10_formulas"
 
 def _final_metrics(db: Path) -> dict[tuple[str, str], float]:
     """(config fingerprint, metric) -> last value, for every FINISHED job run in a store (timings left out)."""
-    import sqlite3
+    from mlflow import MlflowClient
 
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute(
-            "select t.value, m.key, m.value from runs r join tags t on t.run_uuid = r.run_uuid and t.key = 'config_fingerprint' "
-            "join latest_metrics m on m.run_uuid = r.run_uuid where r.status = 'FINISHED' "
-            "and m.key not like '%time%' and m.key not like '%inference%'").fetchall()
-    return {(fingerprint, key): value for fingerprint, key, value in rows}
+    client = MlflowClient(tracking_uri=f"sqlite:///{db}")
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    found = {}
+    for run in client.search_runs(experiments, "attributes.status = 'FINISHED'", max_results=50000):
+        fingerprint = run.data.tags.get("config_fingerprint")
+        if fingerprint and "mlflow.parentRunId" in run.data.tags:
+            found |= {(fingerprint, key): value for key, value in run.data.metrics.items()
+                      if "time" not in key and "inference" not in key}
+    return found
 
 
 def claims_against_previous(repeats: int, tmp: Path, previous: Path, claims: tuple[str, ...] = CLAIMS_SUBSET) -> list[dict]:
