@@ -316,3 +316,52 @@ def test_an_unreachable_tracking_server_fails_in_one_line_after_retry_s(tmp_path
     done = run_cli(*TINY, "tracking=server", f"tracking.uri={url}", "tracking.retry_s=1", f"hydra.run.dir={tmp_path / 'out'}")
     assert done.returncode == 1
     assert _one_error_line(done).startswith(f"error: tracking server unreachable at {url}")
+
+
+def _running_second_job_pid(db) -> int | None:
+    """The worker's pid once a sweep job's run is RUNNING while an earlier job of its worker has a run."""
+    if not db.exists():
+        return None
+    try:
+        with sqlite3.connect(db) as conn:
+            rows = conn.execute(
+                "select r.status, t.value from runs r join tags t on t.run_uuid = r.run_uuid and t.key = 'pid' "
+                "join tags p on p.run_uuid = r.run_uuid and p.key = 'mlflow.parentRunId' order by r.start_time").fetchall()
+        conn.close()
+    except sqlite3.OperationalError:
+        return None
+    for i, (status, pid) in enumerate(rows):
+        if status == "RUNNING" and any(other == pid for _, other in rows[:i]):
+            return int(pid)
+    return None
+
+
+@pytest.mark.slow
+def test_a_worker_killed_beside_a_queued_run_end_leaves_nothing_wrongly_finished(tmp_path):
+    """A worker's runs end on its writer thread beside the next job: killed then, every run the sweep
+    table calls finished is FINISHED with all its artifacts, and every other run is not FINISHED."""
+    db = tmp_path / "mlflow.db"
+    args = [sys.executable, "-m", "run", "-m", *TINY, "trainer.epochs=20", f"tracking.uri=sqlite:///{db}",
+            "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "activation=relu,tanh", "seed=0,1,2"]
+    sweep = subprocess.Popen([*args, f"hydra.sweep.dir={tmp_path / 'first'}"], cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while (pid := _running_second_job_pid(db)) is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert pid is not None, "no worker reached its second job"
+    os.kill(pid, signal.SIGKILL)
+    out, err = sweep.communicate(timeout=600)
+    assert sweep.returncode == 0, err[-3000:]
+    assert "killed" in out[out.index("sweep: "):]
+    client = MlflowClient(f"sqlite:///{db}")
+    runs = search_runs(db)
+    children = runs[runs["tags.sweep"] != "true"]
+    assert not (children["status"] == "RUNNING").any()  # ended KILLED at the sweep's end
+    for _, run in children[children["status"] == "FINISHED"].iterrows():
+        assert {a.path for a in client.list_artifacts(run["run_id"])} >= {"config.yaml", "layer_stats.csv", "learning_curve.png"}
+    import json
+
+    outcomes = [json.loads(p.read_text()) for p in (tmp_path / "first").glob("*/outcome.json")]
+    finished = {o["run_id"] for o in outcomes if o["status"] == "finished"}
+    assert finished == set(children[children["status"] == "FINISHED"]["run_id"])
+    assert len(outcomes) == 6  # every job has a line: finished, or killed (redone next time)
