@@ -139,14 +139,15 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 
 def _import_run_stack() -> int:
-    """What every job imports before it trains (about 4 s, mostly TensorFlow), done once per worker.
-    Not matplotlib: the figures are drawn at a run's end, on the run-end writer beside the next job."""
+    """What every job imports first (about 4 s, mostly TensorFlow), done once per worker."""
     from actlab.pipeline.runner import freeze_imported_objects, import_tensorflow
 
     import_tensorflow()
     import keras  # noqa: F401 - preloaded in the worker, before its first job
+    import matplotlib  # noqa: F401 - preloaded in the worker, before its first job
     import mlflow  # noqa: F401 - preloaded in the worker, before its first job
 
+    import actlab.figures
     import actlab.pipeline.track
     import actlab.pipeline.train  # noqa: F401 - preloaded in the worker, before its first job
 
