@@ -443,7 +443,15 @@ class TrackedRun:
 
         dataset = Dataset(name=name, digest=digest, source_type="code", source=json.dumps(source),
                           profile=json.dumps(profile))
-        self.client.log_inputs(self.run_id, datasets=[DatasetInput(dataset, [InputTag("mlflow.data.context", context)])])
+        inputs = [DatasetInput(dataset, [InputTag("mlflow.data.context", context)])]
+        try:
+            self.client.log_inputs(self.run_id, datasets=inputs)
+        except MlflowException as error:
+            # Two processes logging a new dataset at once: MLflow's SQLite store inserts it twice and
+            # the second insert fails; the dataset exists now, so the second try links it.
+            if "UNIQUE constraint failed" not in str(error):
+                raise
+            self.client.log_inputs(self.run_id, datasets=inputs)
 
     def flush(self) -> None:
         """Wait until every queued metric is written; raise the writer's error if it had one."""
