@@ -269,8 +269,10 @@ def _run(cfg: DictConfig, context: RunContext, claims: contextlib.ExitStack) -> 
         params |= {f"version.{name}": v for name, v in software().items()} | {"git_commit": git_commit(), "threads": threads}
         params |= {f"data.{k}": v for k, v in splits.sizes().items()} | {"data.chance": f"{splits.chance():.6g}"}
         params |= {"model.parameters": model.count_params()}
-        tracked.log_params(params)
-        tracked.log_dataset(names["dataset"], splits.digest, _dataset_profile(splits), {"target": container["dataset"]["_target_"]})
+        # Written by a helper thread while the model trains; the run's end waits for them.
+        tracked.aside(tracked.log_params, params)
+        tracked.aside(tracked.log_dataset, names["dataset"], splits.digest, _dataset_profile(splits),
+                      {"target": container["dataset"]["_target_"]})
         title = run_name(names, cfg.seed)
         result = tracked_fit(tracked, model, splits, optimizer, trainer, title, log_end=False,
                              check_interrupt=_INTERRUPTS.raise_pending, reuse_key=reuse_key_, seed=cfg.seed)

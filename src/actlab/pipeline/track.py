@@ -413,6 +413,16 @@ class TrackedRun:
         self.status = "FINISHED"
         self._writer: _BatchWriter | None = None
         self.writer_cpu_s = 0.0  # CPU time of the metric writes, summed over the run
+        self._aside: list = []  # writes handed to a helper thread (`aside`), waited for by `flush`
+
+    def aside(self, write, *args) -> None:
+        """`write(*args)` on a helper thread, in order, while this thread goes on (a run's params and
+        dataset while it trains); `flush` waits for it and raises its error, so the run is not FINISHED."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        if not self._aside:
+            self._aside.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"mlflow-aside-{self.run_id[:8]}"))
+        self._aside.append(self._aside[0].submit(write, *args))
 
     def log_params(self, params: dict[str, Any]) -> None:
         items = [Param(key, str(value)[:6000]) for key, value in params.items()]
@@ -454,11 +464,22 @@ class TrackedRun:
             self.client.log_inputs(self.run_id, datasets=inputs)
 
     def flush(self) -> None:
-        """Wait until every queued metric is written; raise the writer's error if it had one."""
+        """Wait until every queued write is done (both threads, whatever fails); raise the first error."""
+        errors: list[BaseException] = []
+        if self._aside:
+            helper, *writes = self._aside
+            self._aside = []
+            helper.shutdown(wait=True)
+            errors += [write.exception() for write in writes if write.exception() is not None]
         if self._writer is not None:
-            self._writer.close()
-            self.writer_cpu_s += self._writer.cpu_s
-            self._writer = None
+            writer, self._writer = self._writer, None
+            try:
+                writer.close()
+            except BaseException as error:  # raised below, after the other thread's
+                errors.append(error)
+            self.writer_cpu_s += writer.cpu_s
+        if errors:
+            raise errors[0]
 
     def set_tags(self, tags: dict[str, Any]) -> None:
         self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
