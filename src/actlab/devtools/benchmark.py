@@ -327,13 +327,13 @@ def _fmt(value, unit: str = "s") -> str:
 def write(rows: list[dict], path: Path, seconds: float) -> None:
     from importlib.metadata import version
 
-    from actlab.reporting.claims_report import _machine
+    from actlab.reporting.markdown import machine
 
     lines = [
         "# Speed benchmark",
         "",
         f"Measured by `python -m actlab.devtools.benchmark` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, in {seconds / 60:.1f} min.",
-        f"Machine: {_machine()}. Python {platform.python_version()}, tensorflow {version('tensorflow')}, "
+        f"Machine: {machine()}. Python {platform.python_version()}, tensorflow {version('tensorflow')}, "
         f"keras {version('keras')}, mlflow {version('mlflow')}.",
         "",
         "| figure | harness | baseline | ratio [95% interval] | target | met |",
