@@ -213,7 +213,7 @@ def sweep_speedup(repeats: int, tmp: Path) -> list[dict]:
     ]
 
 
-ISSUE_SWEEP = ["activation=relu,tanh,elu,selu", "seed=0,1,2,3", "dataset=mnist_5k", "model=mlp", "trainer.epochs=5",
+SIXTEEN_JOBS = ["activation=relu,tanh,elu,selu", "seed=0,1,2,3", "dataset=mnist_5k", "model=mlp", "trainer.epochs=5",
                "trainer.verbose=0", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
 
 
@@ -223,7 +223,7 @@ def _worktree_python(worktree: Path) -> str:
 
 
 def sweep_against_keras(repeats: int, tmp: Path, previous: Path | None = None) -> list[dict]:
-    """The 16-job sweep of issue 22 (4 activations x 4 seeds, mlp, 5 epochs, joblib with 2 workers)
+    """A 16-job sweep of short jobs, the claims' kind (4 activations x 4 seeds, mlp, 5 epochs, joblib with 2 workers)
     against the loop a user would write in plain Keras (2 processes, each importing TensorFlow once
     and training its 8 jobs, a fresh model per job); with `previous` (a worktree of older code, with
     its own .venv), the same sweep by that code too, interleaved with the other two."""
@@ -236,7 +236,7 @@ def sweep_against_keras(repeats: int, tmp: Path, previous: Path | None = None) -
                 times[key].append(_timed(bare))
                 continue
             where = tmp / f"sweep-{key}-{repeat}"
-            times[key].append(_timed([_worktree_python(tree), "-m", "run", "-m", *ISSUE_SWEEP, f"tracking.uri=sqlite:///{where}.db",
+            times[key].append(_timed([_worktree_python(tree), "-m", "run", "-m", *SIXTEEN_JOBS, f"tracking.uri=sqlite:///{where}.db",
                                       f"hydra.sweep.dir={where}"], cwd=tree))
     rows = [_ratio_row("16-job sweep (4 activations × 4 seeds, mlp, mnist_5k, 5 epochs, joblib with 2 workers), whole command, "
                        "against plain Keras (2 processes, each training its 8 jobs with a fresh model)",
