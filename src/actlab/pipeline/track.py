@@ -427,9 +427,19 @@ class TrackedRun:
         """The run's dataset as an MLflow dataset input: the runs table's Dataset column and filter."""
         from mlflow.entities import Dataset, DatasetInput, InputTag
 
+        from mlflow.exceptions import MlflowException
+
         dataset = Dataset(name=name, digest=digest, source_type="code", source=json.dumps(source),
                           profile=json.dumps(profile))
-        self.client.log_inputs(self.run_id, datasets=[DatasetInput(dataset, [InputTag("mlflow.data.context", context)])])
+        inputs = [DatasetInput(dataset, [InputTag("mlflow.data.context", context)])]
+        try:
+            self.client.log_inputs(self.run_id, datasets=inputs)
+        except MlflowException as error:
+            # Two jobs logging the same new dataset at once: MLflow looks it up, finds nothing, and both
+            # insert it; the second insert breaks the table's unique key. Now it exists: link it.
+            if not any(text in str(error) for text in ("UNIQUE constraint failed: datasets", "duplicate key value")):
+                raise
+            self.client.log_inputs(self.run_id, datasets=inputs)
 
     def flush(self) -> None:
         """Wait until every queued metric is written; raise the writer's error if it had one."""
