@@ -125,7 +125,7 @@ def test_jobs_logging_the_same_new_dataset_at_once_all_link_it(tmp_path):
         tracked = [run.__enter__() or run for run in runs]
         barrier, errors = threading.Barrier(len(tracked)), []
 
-        def log(run):
+        def log(run, barrier=barrier, errors=errors):
             barrier.wait()
             try:
                 run.log_dataset("digits", "0123abcd", {"n_train": 1}, {"loader": "digits"})

@@ -426,7 +426,6 @@ class TrackedRun:
     def log_dataset(self, name: str, digest: str, profile: dict[str, Any], source: dict[str, Any], context: str = "train") -> None:
         """The run's dataset as an MLflow dataset input: the runs table's Dataset column and filter."""
         from mlflow.entities import Dataset, DatasetInput, InputTag
-
         from mlflow.exceptions import MlflowException
 
         dataset = Dataset(name=name, digest=digest, source_type="code", source=json.dumps(source),
