@@ -106,3 +106,23 @@ def test_a_function_from_outside_the_project_gets_its_challenger_report(tmp_path
     assert len(summary) == len(CLAIMS) and all(any(v in line for v in (*VERDICTS, "does not apply")) for line in summary)
     for figure in ("serf_ranking.png", "serf_claim07_selu_self_normalization.png", "serf_claim10_formulas.png"):
         assert (tmp_path / "challengers" / "figures" / figure).stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_a_users_own_claim_runs_and_is_reported_without_touching_src(tmp_path):
+    """examples/my_claim copied outside the project: its sweep, then its section in a report."""
+    user = tmp_path / "my_conf"
+    shutil.copytree(ROOT / "examples" / "my_claim", user)
+    db = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    swept = subprocess.run([sys.executable, "-m", "run", "-m", "--config-dir", str(user), "experiment=smooth_gradients",
+                            "profile=quick", f"tracking.uri={db}", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert swept.returncode == 0 and "sweep: 4 finished" in swept.stdout, swept.stderr[-3000:]
+    written = subprocess.run([sys.executable, "-m", "report", "--claim", "smooth_gradients", "--config-dir", str(user),
+                              "--profile", "quick", "--uri", db, "--out", str(tmp_path / "out"), "--no-mlflow"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert written.returncode == 0, written.stderr[-3000:]
+    text = (tmp_path / "out" / "REPORT-smooth_gradients.md").read_text()
+    assert "## Claim smooth_gradients: smooth functions keep gradients within 10x" in text
+    assert any(f"**Verdict:** {v}" in text for v in VERDICTS) and "4 finished of 4" in text
+    assert (tmp_path / "out" / "figures" / "smooth_gradients.png").stat().st_size > 10_000

@@ -43,6 +43,7 @@ def draw(evidence: Evidence, table: pd.DataFrame, out: Path) -> None:
     ax.axhspan(-np.log10(BAND), np.log10(BAND), alpha=0.1)
     ax.set_xticks(range(table["activation"].nunique()), sorted(table["activation"].unique()))
     ax.set_ylabel("log10 gradient-norm ratio at init")
+    ax.set_title(f"First/last hidden-layer gradient-norm ratio at init (shaded: within {BAND:g}×)", fontsize=10)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)

@@ -450,6 +450,7 @@ class TrackedRun:
     def log_dataset(self, name: str, digest: str, profile: dict[str, Any], source: dict[str, Any], context: str = "train") -> None:
         """The run's dataset as an MLflow dataset input: the runs table's Dataset column and filter."""
         from mlflow.entities import Dataset, DatasetInput, InputTag
+        from mlflow.exceptions import MlflowException
 
         dataset = Dataset(name=name, digest=digest, source_type="code", source=json.dumps(source),
                           profile=json.dumps(profile))
@@ -457,9 +458,9 @@ class TrackedRun:
         try:
             self.client.log_inputs(self.run_id, datasets=inputs)
         except MlflowException as error:
-            # Two processes logging a new dataset at once: MLflow's SQLite store inserts it twice and
-            # the second insert fails; the dataset exists now, so the second try links it.
-            if "UNIQUE constraint failed" not in str(error):
+            # Two jobs logging the same new dataset at once: MLflow looks it up, finds nothing, and both
+            # insert it; the second insert breaks the table's unique key. Now it exists: link it.
+            if not any(text in str(error) for text in ("UNIQUE constraint failed: datasets", "duplicate key value")):
                 raise
             self.client.log_inputs(self.run_id, datasets=inputs)
 

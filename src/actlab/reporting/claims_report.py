@@ -179,7 +179,7 @@ class ReportData:
 
 
 def _config_dir_args(dirs: list[Path]) -> str:
-    return "".join(f" --config-dir {d}" for d in dirs if Path(d) != CONF_DIR)
+    return "".join(f" --config-dir {_shown_path(d)}" for d in dirs if Path(d) != CONF_DIR)
 
 
 def sweep_commands(profile: str, claims: list[Claim], dirs: list[Path] | None = None) -> list[str]:
@@ -197,9 +197,14 @@ def _commands(profile: str, claims: list[Claim], all_claims: dict[str, Claim], d
 
 
 def _shown_path(path: Path) -> str:
-    """experiments/NAME.yaml for the project's claims; the user's own path otherwise."""
+    """A path as a reader of the report can use it: relative to the project when inside it."""
+    from actlab import PROJECT_ROOT
+
+    path = Path(path).resolve()
     experiments = (CONF_DIR / "experiment").resolve()
-    return f"experiments/{path.name}" if path.resolve().parent == experiments else str(path)
+    if path.parent == experiments:
+        return f"experiments/{path.name}"
+    return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
 
 
 def render(profile: str, results: list[tuple[Claim, Evidence, ClaimResult]], out: Path, header: dict[str, str]) -> str:
