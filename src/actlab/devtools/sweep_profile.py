@@ -64,7 +64,10 @@ def _stage(names: list[str], stages, fallback: str) -> str:
 def attribute(raw: Path) -> dict[str, collections.Counter]:
     """Samples per (process kind, stage): 'launcher', 'workers' (main threads), 'run-end writer'."""
     out: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
-    for line in raw.read_text().splitlines():
+    lines = raw.read_text().splitlines()
+    # Workers are the loky processes that ran a job (loky may start others that never get one).
+    ran = {line.split(";thread ")[0] for line in lines if ";run_job (" in line}
+    for line in lines:
         stack, _, count = line.rpartition(" ")
         parts = stack.split(";")
         processes = [p for p in parts if p.startswith("process ")]
@@ -73,7 +76,7 @@ def attribute(raw: Path) -> dict[str, collections.Counter]:
         if not processes:
             continue
         process = processes[-1]
-        if "_process_worker" in names:  # a loky worker
+        if "loky" in process and line.split(";thread ")[0] in ran:  # a joblib worker that ran jobs
             if thread.startswith("run-end"):
                 out["run-end writer"][_stage(names, JOB_STAGES, "writer: idle")] += int(count)
             elif thread == "MainThread":
@@ -101,13 +104,28 @@ def table(raw: Path, rate: float, jobs: int) -> str:
     return "\n".join(lines)
 
 
+def compare(before: Path, after: Path, rate: float, jobs: int) -> str:
+    """One table of two profiles of the same sweep: seconds per job (workers, writer) or per sweep (launcher)."""
+    counts = {"before": attribute(before), "after": attribute(after)}
+    lines = ["| process | stage | before | after |", "|---|---|---|---|"]
+    for kind, unit in (("launcher", "s per sweep"), ("workers", "s per job"), ("run-end writer", "s per job")):
+        stages = counts["after"][kind] + counts["before"][kind]
+        for stage, _ in stages.most_common():
+            per = [counts[side][kind][stage] / rate / (1 if kind == "launcher" else jobs) for side in ("before", "after")]
+            lines.append(f"| {kind} ({unit}) | {stage} | {per[0]:.2f} | {per[1]:.2f} |")
+        totals = [sum(counts[side][kind].values()) / rate / (1 if kind == "launcher" else jobs) for side in ("before", "after")]
+        lines.append(f"| {kind} ({unit}) | **all** | **{totals[0]:.2f}** | **{totals[1]:.2f}** |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("raw", type=Path)
+    parser.add_argument("--before", type=Path, default=None, help="a profile of the same sweep by older code: one table of both")
     parser.add_argument("--rate", type=float, default=100.0, help="py-spy's --rate (samples per second)")
     parser.add_argument("--jobs", type=int, default=1, help="the sweep's number of jobs (for per-job seconds)")
     args = parser.parse_args()
-    print(table(args.raw, args.rate, args.jobs))
+    print(compare(args.before, args.raw, args.rate, args.jobs) if args.before else table(args.raw, args.rate, args.jobs))
 
 
 if __name__ == "__main__":
