@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import re
 from pathlib import Path
 
 # (stage, function names any of which puts a sample of a job's main thread in it), in order.
@@ -67,6 +66,8 @@ def attribute(raw: Path) -> dict[str, collections.Counter]:
     lines = raw.read_text().splitlines()
     # Workers are the loky processes that ran a job (loky may start others that never get one).
     ran = {line.split(";thread ")[0] for line in lines if ";run_job (" in line}
+    # The launcher is the process that runs Hydra's multirun (a forked helper shares its command line).
+    launched = {line.split(";thread ")[0] for line in lines if ";Hydra.multirun (" in line}
     for line in lines:
         stack, _, count = line.rpartition(" ")
         parts = stack.split(";")
@@ -82,7 +83,7 @@ def attribute(raw: Path) -> dict[str, collections.Counter]:
             elif thread == "MainThread":
                 busy = any(n in names for n in ("_CallItem.__call__",))
                 out["workers"][_stage(names, JOB_STAGES, "other") if busy else "idle: no job"] += int(count)
-        elif re.search(r" run( |$)| -m run ", process) and thread == "MainThread":
+        elif line.split(";thread ")[0] in launched and thread == "MainThread":
             out["launcher"][_stage(names, LAUNCHER_STAGES, "other (Hydra start, callbacks)")] += int(count)
     return out
 
