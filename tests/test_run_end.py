@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from mlflow import MlflowClient
 
 from actlab.pipeline import finish
@@ -39,6 +40,7 @@ def test_deferred_ends_record_everything_and_the_outcome_comes_after_finished(ti
     assert sorted(runs["status"]) == ["FINISHED", "FINISHED"]
 
 
+@pytest.mark.slow
 def test_the_same_numbers_inline_and_deferred(tiny_cfg, tmp_path):
     inline = run(tiny_cfg("seed=3", "trainer.epochs=2"))
     outcomes: list[dict] = []
