@@ -60,23 +60,31 @@ def _ratio_row(figure: str, ours: list[float], baseline: list[float], target: st
             "ok": None if met is None else met(ratio.median)}
 
 
-def whole_process(model: str, repeats: int, tmp: Path) -> list[dict]:
+def whole_process(model: str, repeats: int, tmp: Path, previous: Path | None = None) -> list[dict]:
     ours = [PYTHON, "-m", "run", f"model={model}", "trainer.epochs=10", "trainer.verbose=0",
             f"tracking.uri=sqlite:///{tmp / 'bench.db'}", f"hydra.run.dir={tmp / 'hydra'}"]
     bare = [PYTHON, "-m", "actlab.devtools.bare_keras", model, "10"]
     same_io = [*bare, "--same-io"]
+    before = [_worktree_python(previous), *ours[1:-2], f"tracking.uri=sqlite:///{tmp / 'before.db'}",
+              f"hydra.run.dir={tmp / 'hydra-before'}"] if previous else None
     _timed(ours)  # creates the database once, as a user's first run does; not counted
-    times: dict[str, list[float]] = {"ours": [], "bare": [], "same_io": []}
-    sides = [("ours", ours), ("bare", bare), ("same_io", same_io)]
+    if before:
+        _timed(before, cwd=previous)
+    times: dict[str, list[float]] = {"ours": [], "bare": [], "same_io": [], "previous": []}
+    sides = [("ours", ours), ("bare", bare), ("same_io", same_io)] + ([("previous", before)] if before else [])
     for repeat in range(repeats):
         for key, args in _in_turn(sides, repeat):
-            times[key].append(_timed(args))
-    return [
+            times[key].append(_timed(args, cwd=previous if key == "previous" else PROJECT_ROOT))
+    rows = [
         _ratio_row(f"one run, whole process, `{model}` on mnist_5k, 10 epochs", times["ours"], times["bare"],
                    "≤ 0.9×", lambda r: r <= 0.9),
         _ratio_row("… the same against a bare script with the harness's data reading and exit (`--same-io`): "
                    "what Hydra, MLflow and the probe cost", times["ours"], times["same_io"]),
     ]
+    if before:
+        rows += [_ratio_row(f"… the previous code ({previous.name}) against the same bare script", times["previous"], times["bare"]),
+                 _ratio_row("… this code against the previous code", times["ours"], times["previous"])]
+    return rows
 
 
 def _paired_fits(model: str, repeats: int, db: Path) -> tuple[list[float], list[float], dict[str, float]]:
@@ -393,7 +401,9 @@ def main() -> None:
 
 PARTS = {
     "help": lambda args, tmp: help_time(5),
-    "single": lambda args, tmp: whole_process("mlp", args.repeats, tmp) + whole_process("deep_mlp", args.repeats, tmp),
+    "single": lambda args, tmp: whole_process("mlp", args.repeats, tmp, args.previous)
+    + whole_process("deep_mlp", args.repeats, tmp, args.previous),
+    "single-mlp": lambda args, tmp: whole_process("mlp", args.repeats, tmp, args.previous),
     # In-process fits are cheap to repeat, and the 5% target needs the tighter interval.
     "probe": lambda args, tmp: probe_and_logging("deep_mlp", 3 * args.repeats, tmp) + probe_and_logging("mlp", 3 * args.repeats, tmp),
     "sweep": lambda args, tmp: sweep_speedup(max(3, args.repeats // 3), tmp),
