@@ -20,7 +20,7 @@ PROFILES = ("quick", "full")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from actlab.claims import CLAIMS
+    from actlab.claims.base import CLAIMS
 
     parser = argparse.ArgumentParser(prog="python -m report", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", choices=PROFILES, default="full", help="which experiments' runs to read (default: full)")
@@ -41,14 +41,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.commands:
-        from actlab.claims import CLAIMS
-        from actlab.report import sweep_commands
+        from actlab.claims.base import CLAIMS
+        from actlab.reporting.claims_report import sweep_commands
 
         print("\n".join(sweep_commands(args.profile, [CLAIMS[n] for n in sorted(args.claim or CLAIMS)])))
         return 0
     from mlflow import MlflowClient
 
-    from actlab.track import resolve_uri
+    from actlab.pipeline.track import resolve_uri
 
     uri = resolve_uri(args.uri)
     experiment = f"claims-{args.profile}"
@@ -57,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
               f"(bash experiments/run_claims.sh {args.profile})", file=sys.stderr)
         return 2
     if args.challenger:
-        from actlab.challenger import NoRunsOfThisVersion, build_challenger_report
-        from actlab.config import CONF_DIR, options, use_user_modules
+        from actlab.reporting.challenger import NoRunsOfThisVersion, build_challenger_report
+        from actlab.pipeline.config import CONF_DIR, options, use_user_modules
 
         dirs = [CONF_DIR, *(d.resolve() for d in args.config_dir)]
         use_user_modules(dirs)
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(f"challenger report written: {path}")
         return 0
-    from actlab.report import build_report
+    from actlab.reporting.claims_report import build_report
 
     out = args.out or (Path("results") if args.profile == "full" else Path("results/quick"))
     path = build_report(uri, args.profile, args.claim or [], out, args.wall_time_s, not args.no_mlflow)

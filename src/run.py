@@ -1,6 +1,6 @@
 """`python -m run KEY=VALUE ...`: train, probe and track one model (or a sweep, with -m).
 
-Thin on purpose: Hydra composes conf/ (and experiments/), `actlab.runner.run` does the work.
+Thin on purpose: Hydra composes conf/ (and experiments/), `actlab.pipeline.runner.run` does the work.
 TensorFlow is imported only inside the run, so `--help` and `--cfg job` stay fast.
 """
 
@@ -8,7 +8,7 @@ import atexit
 import gc
 import os
 import sys
-from pathlib import Path
+import traceback
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow C++ start-up chatter (CUDA probes on a CPU box)
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -16,6 +16,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import warnings  # noqa: E402
 
 import hydra  # noqa: E402
+
+from actlab import PROJECT_ROOT  # noqa: E402
 
 # conf/hydra/launcher/joblib.yaml replaces the plugin's config of that name on purpose; Hydra 1.3 warns
 # that merging the two is deprecated. Silenced here for this process and in the launcher's module for
@@ -25,20 +27,17 @@ from omegaconf import DictConfig  # noqa: E402
 
 
 # An absolute path: works however this module is started (python -m run, or imported and called).
-CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+CONF_DIR = str(PROJECT_ROOT / "conf")
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 def main(cfg: DictConfig) -> dict | None:
-    from actlab.preflight import STARTED
-
-    STARTED.append("run")
-    from actlab.config import ConfigError
-    from actlab.data import DatasetUnavailable
-    from actlab.preflight import check
-    from actlab.runner import run
-    from actlab.sweep import job_context, record_outcome
-    from actlab.track import TrackingUnreachable
+    from actlab.pipeline.config import ConfigError
+    from actlab.pipeline.data import DatasetUnavailable
+    from actlab.pipeline.preflight import check
+    from actlab.pipeline.runner import run
+    from actlab.pipeline.sweep import job_context, record_outcome
+    from actlab.pipeline.track import TrackingUnreachable
 
     context = job_context(cfg)
     try:
@@ -52,8 +51,10 @@ def main(cfg: DictConfig) -> dict | None:
             sys.exit(2)
         return None
     except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM: the MLflow run is already KILLED
-        record_outcome({"status": "killed", "reason": f"interrupted ({interrupt or 'Ctrl-C'})"})
-        print(f"interrupted ({interrupt or 'Ctrl-C'}): the run was ended as KILLED", file=sys.stderr)
+        what = interrupted_what(cfg, context)
+        cause = str(interrupt) or "Ctrl-C"
+        record_outcome({"status": "killed", "reason": f"interrupted by {cause}: {what}"})
+        print(f"interrupted by {cause}: {what} was ended as KILLED", file=sys.stderr)
         sys.exit(130)
     except TrackingUnreachable as error:  # retried for tracking.retry_s; the run is not FINISHED
         record_outcome({"status": "failed", "reason": str(error)})
@@ -65,11 +66,20 @@ def main(cfg: DictConfig) -> dict | None:
         # In a sweep one job's failure must not stop the others (its MLflow run is already FAILED).
         record_outcome({"status": "failed", "reason": f"{type(error).__name__}: {error}"[:500]})
         if not context.parent_run_id:
-            raise
+            traceback.print_exc()  # a crash inside a run: its traceback is wanted (cli's one-line errors are for input)
+            sys.exit(1)
         print(f"error: job failed: {type(error).__name__}: {error}", file=sys.stderr)
         return None
     record_outcome(result)
     return result
+
+
+def interrupted_what(cfg: DictConfig, context) -> str:
+    """What Ctrl-C stopped, for its one line: the run by its name (and its sweep, if any)."""
+    from actlab.pipeline.config import names
+    from actlab.pipeline.runner import run_name
+
+    return f"run '{run_name(names(cfg), cfg.seed)}'" + (" of a sweep" if context.parent_run_id else "")
 
 
 def cli() -> int:
@@ -78,25 +88,21 @@ def cli() -> int:
     exit status 2; Hydra itself prints several lines and exits 1 for the first kinds."""
     from hydra.errors import HydraException
 
-    from actlab.config import ConfigError
-    from actlab.preflight import STARTED, TrackingUnreachable, one_line
+    from actlab.pipeline.config import ConfigError
+    from actlab.pipeline.preflight import TrackingUnreachable, one_line
 
     # Hydra's documented switch: its errors reach us as exceptions instead of being printed.
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         main()
-    except (HydraException, ConfigError) as error:
-        print(f"error: {one_line(error)}", file=sys.stderr)
-        return 2
-    except Exception as error:
-        if STARTED:
-            raise  # a crash inside a run: its traceback is wanted
-        # Hydra raises plain ValueErrors, too, for overrides it cannot apply (`activation=0`).
-        print(f"error: {one_line(error)}", file=sys.stderr)
-        return 2
     except TrackingUnreachable as error:  # a sweep's parent run could not be started
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except (HydraException, ConfigError, ValueError) as error:
+        # Input errors; Hydra raises plain ValueErrors, too, for overrides it cannot apply
+        # (`activation=0`). A crash inside a run never gets here: `main` prints its traceback.
+        print(f"error: {one_line(error)}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -30,7 +30,7 @@ os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = str(_SESSION_HOME / ".hypothesis") 
 import pytest  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from actlab.config import compose  # noqa: E402
+from actlab.pipeline.config import compose  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"

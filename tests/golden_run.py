@@ -41,11 +41,11 @@ def measure() -> dict[str, float]:
     import pandas as pd
     from mlflow import MlflowClient
 
-    from actlab.config import compose
-    from actlab.runner import run, set_threads
+    from actlab.pipeline.config import compose
+    from actlab.pipeline.runner import run, set_threads
 
-    set_threads(1, 1)  # before TensorFlow's first op (importing actlab.train builds Keras)
-    import actlab.train as train
+    set_threads(1, 1)  # before TensorFlow's first op (importing actlab.pipeline.train builds Keras)
+    import actlab.pipeline.train as train
 
     fits = []
     real_fit = train.fit
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help=f"regenerate {GOLDEN.relative_to(ROOT)}")
     parser.add_argument("--force", action="store_true", help="with --write: replace a golden of the same results version")
     args = parser.parse_args(argv)
-    from actlab.version import RESULTS_VERSION
+    from actlab.pipeline.version import RESULTS_VERSION
 
     numbers = measure()
     if not args.write:

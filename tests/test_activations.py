@@ -10,9 +10,9 @@ import pytest
 from mlflow import MlflowClient
 from omegaconf import OmegaConf
 
-from actlab.config import options
-from actlab.gallery import activation_config, values_and_slopes
-from actlab.runner import run
+from actlab.pipeline.config import options
+from actlab.reporting.gallery import activation_config, values_and_slopes
+from actlab.pipeline.runner import run
 from conftest import CONF
 
 ACTIVATIONS = options("activation")
@@ -40,7 +40,7 @@ def test_each_activation_builds_and_trains(activation, model, tiny_cfg, tmp_path
 def _values(name: str, x: list[float], **params) -> np.ndarray:
     if not params:
         return values_and_slopes(name, np.asarray(x))[0]
-    from actlab.activations import activation_layers
+    from actlab.pipeline.activations import activation_layers
 
     layer = activation_layers({**activation_config(name), **params}, name)("act")
     return np.asarray(layer(np.asarray([x], dtype=np.float32)))[0]
@@ -65,7 +65,7 @@ def test_article_values():
 def test_prelu_shares_alpha_per_channel_in_conv_layers():
     import keras
 
-    from actlab.activations import ChannelPReLU
+    from actlab.pipeline.activations import ChannelPReLU
 
     layer = ChannelPReLU(0.25, "channel")
     layer.build((None, 8, 8, 5))

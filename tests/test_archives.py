@@ -11,9 +11,9 @@ import tarfile
 import numpy as np
 import pytest
 
-from actlab import archives
-from actlab.config import compose
-from actlab.data import DatasetUnavailable, load_splits
+from actlab.pipeline import archives
+from actlab.pipeline.config import compose
+from actlab.pipeline.data import DatasetUnavailable, load_splits
 from conftest import TINY, run_cli, search_runs
 
 RNG = np.random.default_rng(0)

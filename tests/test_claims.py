@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from actlab import claims
-from actlab.claims import CLAIMS, TASK, Evidence, select_learning_rate
+from actlab.claims import base as claims
+from actlab.claims.base import CLAIMS, TASK, Evidence, select_learning_rate
 from actlab.stats import friedman, median_ci, paired
 from conftest import ROOT
 
@@ -214,7 +214,7 @@ def test_no_runs_is_inconclusive_not_an_error(tmp_path):
 
 
 # --- issue 14: multiple comparisons, collapse, stability, literature, report columns --------------
-from actlab import literature  # noqa: E402
+from actlab.reporting import literature  # noqa: E402
 from actlab.stats import holm, holm_family, rank_biserial  # noqa: E402
 
 
@@ -370,7 +370,7 @@ def test_literature_rows_compare_directions_computed_from_runs(tmp_path):
 
 
 def test_render_has_stability_column_and_literature_table(tmp_path):
-    from actlab.report import render
+    from actlab.reporting.claims_report import render
 
     evidence = _ranking(claims.ARTICLE_RANKING)
     result = claims.ranking(evidence, None)
@@ -379,7 +379,7 @@ def test_render_has_stability_column_and_literature_table(tmp_path):
     text = render("quick", [(CLAIMS[8], evidence, result)], tmp_path, header)
     assert "- **Code versions:** results version 7" in text
     assert "| # | The article says | Measured | Verdict | Stability |" in text
-    from actlab.report import VERDICT_MARK
+    from actlab.reporting.claims_report import VERDICT_MARK
 
     assert f"| {VERDICT_MARK[result.verdict]} | 100% |" in text
     assert "| 100% |" in text and "**Stability:** 100% — 10 of 10 bootstrap resamples" in text
@@ -399,7 +399,7 @@ def test_too_few_blocks_give_no_stability():
 
 
 def test_chance_level_is_read_from_each_runs_logged_majority_share():
-    from actlab.report import chance_column
+    from actlab.reporting.claims_report import chance_column
 
     chance = chance_column(pd.DataFrame({"data.chance": ["0.1", "0.627", None]}))
     assert chance[0] == pytest.approx(0.1) and chance[1] == pytest.approx(0.627) and np.isnan(chance[2])
@@ -420,8 +420,8 @@ def test_claim3_names_units_lost_where_only_relu_collapsed(tmp_path):
 def test_a_challengers_verdict_carries_the_stability_of_the_claims_own_rule(tmp_path):
     """Serf in ELU's place in claim 6: the verdict and its stability come from the claim's rule on the
     same table REPORT.md's would resample, so a borderline timing table is marked unstable here too."""
-    from actlab.challenger import IN_PLACE_OF, _in_place_of
-    from actlab.claims import judge
+    from actlab.reporting.challenger import IN_PLACE_OF, _in_place_of
+    from actlab.claims.base import judge
 
     borderline = [0.08, 0.02, 0.06, -0.01, 0.07]
     table = pd.concat([_timings(borderline), _timings(borderline).query("activation == 'elu'").assign(activation="serf")])

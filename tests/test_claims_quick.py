@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from actlab.claims import CLAIMS
+from actlab.claims.base import CLAIMS
 from conftest import ROOT
 
 VERDICTS = ("✅ supported", "❌ not supported", "◐ mixed", "？ inconclusive")

@@ -8,8 +8,8 @@ import sys
 import pytest
 from omegaconf import OmegaConf
 
-from actlab import config as config_stage
-from actlab.config import ConfigError
+from actlab.pipeline import config as config_stage
+from actlab.pipeline.config import ConfigError
 from conftest import CONF, ROOT, compose_config, run_cli
 
 GROUPS = ["dataset", "model", "activation", "initializer", "optimizer", "trainer", "tracking"]
@@ -74,8 +74,8 @@ def test_validation_never_imports_tensorflow_or_mlflow():
     code = (
         "import sys\n"
         "from conftest import compose_config\n"
-        "from actlab.runner import run\n"
-        "from actlab.config import ConfigError\n"
+        "from actlab.pipeline.runner import run\n"
+        "from actlab.pipeline.config import ConfigError\n"
         "try:\n    run(compose_config(['trainer.epochs=-1']))\nexcept ConfigError:\n    pass\n"
         "print(sorted(m for m in ('tensorflow', 'keras', 'mlflow') if m in sys.modules))\n"
     )
@@ -112,13 +112,13 @@ def test_fingerprint_ignores_tracking_but_not_what_is_trained():
     (["+activation.alpha=1"], "activation=relu ("),  # keras.activations.relu takes no alpha
     (["activation._target_=keras.activations.nope"], "_target_ keras.activations.nope cannot be imported"),
     (["optimizer._target_=keras.optimizers.Nope"], "optimizer=adam ("),
-    (["model._target_=actlab.model.nope"], "model=mlp ("),
+    (["model._target_=actlab.pipeline.model.nope"], "model=mlp ("),
     (["dataset.loader=load_nothing"], "dataset=digits ("),
 ])
 def test_components_that_fail_once_imported_are_refused_in_one_line_before_tracking(overrides, expected, tmp_path):
     """Checked after the targets are imported, still before any MLflow record: the error names
     the component and its YAML file."""
-    from actlab.runner import run
+    from actlab.pipeline.runner import run
 
     cfg = compose_config(overrides, tmp_path)
     with pytest.raises(ConfigError) as error:
@@ -148,6 +148,6 @@ def test_every_float_setting_accepts_an_integer_or_exponent_typed_on_the_command
 
 
 def test_an_integer_learning_rate_trains():
-    from actlab.runner import run
+    from actlab.pipeline.runner import run
 
     assert run(compose_config(["optimizer.learning_rate=1", "optimizer=sgd"]))["status"] in ("finished", "diverged")

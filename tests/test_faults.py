@@ -16,8 +16,8 @@ import urllib.request
 import pytest
 from mlflow import MlflowClient
 
-from actlab.config import compose
-from actlab.preflight import StoreUnusable, check
+from actlab.pipeline.config import compose
+from actlab.pipeline.preflight import StoreUnusable, check
 from conftest import ROOT, TINY, run_cli, search_runs
 
 
@@ -304,7 +304,7 @@ def test_sigkilled_joblib_worker_is_recorded_killed_and_redone_next_time(tmp_pat
 
 def test_an_unreachable_tracking_server_fails_in_one_line_after_retry_s(tmp_path, monkeypatch):
     # Also guards what track.py reads of MLflow's errors (their wording): fails loudly on an upgrade.
-    from actlab.track import Store, TrackingUnreachable
+    from actlab.pipeline.track import Store, TrackingUnreachable
 
     for name in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT"):
         monkeypatch.delenv(name, raising=False)  # restored after the test: Store sets them if unset

@@ -1,6 +1,6 @@
 """Random command lines: each ends in success or a one-line error with exit status 2, never a
 traceback, never a run left behind. In-process through the CLI's own path (compose, then
-`actlab.preflight.check`, what `python -m run` does before any work), plus real CLI invocations."""
+`actlab.pipeline.preflight.check`, what `python -m run` does before any work), plus real CLI invocations."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import string
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from actlab.config import ConfigError, compose
-from actlab.preflight import check, one_line
+from actlab.pipeline.config import ConfigError, compose
+from actlab.pipeline.preflight import check, one_line
 from conftest import CONF, TINY, run_cli, search_runs
 
 GROUPS = sorted(p.name for p in CONF.iterdir() if p.is_dir())

@@ -10,7 +10,7 @@ import json
 import subprocess
 import sys
 
-from actlab.version import RESULTS_VERSION
+from actlab.pipeline.version import RESULTS_VERSION
 from conftest import ROOT
 from golden_run import COMMAND, GOLDEN, differences
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from actlab import model as model_stage
-from actlab.activations import activation_layers
-from actlab.gallery import activation_config
-from actlab.probe import STATISTICS, LayerProbe
+from actlab.pipeline import model as model_stage
+from actlab.pipeline.activations import activation_layers
+from actlab.reporting.gallery import activation_config
+from actlab.pipeline.probe import STATISTICS, LayerProbe
 
 X = np.array([[1, 2], [-1, -0.5], [2, -3], [3, 1]], dtype=np.float32)
 Y = np.array([0, 1, 0, 1], dtype=np.int32)

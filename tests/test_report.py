@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from actlab.claims import CLAIMS
-from actlab.config import compose, fingerprint
-from actlab.report import expected_jobs
+from actlab.claims.base import CLAIMS
+from actlab.pipeline.config import compose, fingerprint
+from actlab.reporting.claims_report import expected_jobs
 from conftest import ROOT
 
 
@@ -40,7 +40,7 @@ def test_a_claim_run_within_another_sweep_is_a_subset_of_it_in_every_profile():
     activations (same base config, study, trainer and other sweep axes), so each of its jobs is one of claim 8's."""
     from omegaconf import OmegaConf
 
-    from actlab.config import options
+    from actlab.pipeline.config import options
 
     within = {c.number: c.within for c in CLAIMS.values() if c.within}
     assert within == {5: 8}

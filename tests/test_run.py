@@ -15,11 +15,11 @@ import pytest
 from mlflow import MlflowClient
 from sklearn.datasets import load_digits
 
-from actlab import metric_keys
-from actlab.probe import STATISTICS
-from actlab.runner import run
-from actlab.track import Store
-from actlab.config import ConfigError, compose
+from actlab.pipeline import metric_keys
+from actlab.pipeline.probe import STATISTICS
+from actlab.pipeline.runner import run
+from actlab.pipeline.track import Store
+from actlab.pipeline.config import ConfigError, compose
 from conftest import CONF, ROOT, TINY, compose_config, run_cli, search_runs
 
 
@@ -149,7 +149,7 @@ def test_stderr_without_passes_on_all_but_the_matching_lines_from_python_and_fro
     # In a process of its own: pytest's capture replaces sys.stderr with a file of its own.
     code = """if True:
         import os, re, sys
-        from actlab.runner import stderr_without
+        from actlab.pipeline.runner import stderr_without
         with stderr_without(re.compile("notice")):
             os.write(2, b"a notice from C++\\nkept from C++\\n")  # below Python, as TensorFlow's libraries write
             print("a notice from Python", file=sys.stderr)
@@ -163,7 +163,7 @@ def test_stderr_without_passes_on_all_but_the_matching_lines_from_python_and_fro
 def test_a_job_reusing_an_earlier_jobs_compiled_model_trains_exactly_as_a_fresh_model():
     """Sweep jobs of one architecture share a compiled model (no retracing): the second job must
     get its own initial weights and a fresh optimizer, i.e. the very numbers of a fresh model."""
-    from actlab import train
+    from actlab.pipeline import train
 
     def job(seed, learning_rate):
         return compose_config([f"seed={seed}", f"optimizer.learning_rate={learning_rate}", "trainer.epochs=2",
@@ -217,8 +217,8 @@ def test_a_keras_builtin_joins_the_comparison_with_one_yaml_file(tmp_path):
     (user / "activation" / "hard_silu.yaml").write_text("_target_: keras.activations.hard_silu\n")
     cfg = compose(TINY + ["tracking.enabled=false", "activation=hard_silu"], config_dirs=(str(user),))
     assert run(cfg)["status"] == "finished"
-    from actlab.config import options
-    from actlab.gallery import gallery
+    from actlab.pipeline.config import options
+    from actlab.reporting.gallery import gallery
 
     gallery(tmp_path / "gallery.png", [CONF, user])
     assert "hard_silu" in options("activation", [CONF, user]) and (tmp_path / "gallery.png").stat().st_size > 10_000

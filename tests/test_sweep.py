@@ -16,7 +16,7 @@ import urllib.request
 import pytest
 from mlflow import MlflowClient
 
-from actlab.sweep import WORKERS_FILE
+from actlab.pipeline.sweep import WORKERS_FILE
 from conftest import ROOT, TINY, run_cli, search_runs
 
 

@@ -8,7 +8,7 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from actlab.track import Store
+from actlab.pipeline.track import Store
 
 
 def test_queued_metrics_are_all_written_in_order_by_the_time_the_run_ends(tmp_path):
@@ -38,7 +38,7 @@ def test_a_write_that_fails_in_the_writer_thread_fails_the_run(tmp_path):
 def test_a_running_runs_metrics_reach_the_store_within_the_write_interval(tmp_path, monkeypatch):
     import time
 
-    from actlab import track
+    from actlab.pipeline import track
 
     monkeypatch.setattr(track, "WRITE_INTERVAL_S", 0.05)
     store = Store(f"sqlite:///{tmp_path / 'mlflow.db'}", "t")
@@ -94,7 +94,7 @@ def test_a_store_that_exists_is_opened_as_it_is(tmp_path):
 
 
 def test_the_readme_lists_every_metric_key_as_the_code_names_them():
-    from actlab import metric_keys
+    from actlab.pipeline import metric_keys
     from conftest import ROOT
 
     readme = (ROOT / "README.md").read_text()
@@ -103,7 +103,7 @@ def test_the_readme_lists_every_metric_key_as_the_code_names_them():
 
 
 def test_values_are_logged_to_six_significant_digits():
-    from actlab.metric_keys import rounded
+    from actlab.pipeline.metric_keys import rounded
 
     assert rounded(0.8773333430290222) == 0.877333
     assert rounded(123456789.0) == 123457000.0 and rounded(1.23456789e-7) == 1.23457e-7

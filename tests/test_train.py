@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from actlab.probe import STATISTICS, LayerProbe
-from actlab.runner import build
-from actlab.train import batches, fit
+from actlab.pipeline.probe import STATISTICS, LayerProbe
+from actlab.pipeline.runner import build
+from actlab.pipeline.train import batches, fit
 from conftest import compose_config
 
 
@@ -85,7 +85,7 @@ def test_the_same_seed_builds_the_same_network_without_tensorflows_global_seed()
 def test_a_reused_optimizer_starts_from_a_new_optimizers_state_even_when_it_is_not_zero():
     """Reusing a compiled model copies a fresh optimizer's initial state (Adagrad's accumulators
     start at 0.1, not 0): the second job must equal one on a freshly compiled model."""
-    from actlab import train
+    from actlab.pipeline import train
 
     cfg = compose_config(["optimizer=sgd", "+optimizer.nesterov=true", "trainer.epochs=2"])
     train._COMPILED.clear()

@@ -1,4 +1,4 @@
-"""The MLflow UI in a real browser (slow): `actlab.ui_check` over a real sweep, with its checks."""
+"""The MLflow UI in a real browser (slow): `actlab.devtools.ui_check` over a real sweep, with its checks."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from actlab import ui_check
+from actlab.devtools import ui_check
 
 pytestmark = pytest.mark.slow
 

@@ -1,6 +1,6 @@
 """One code version: resume and the report use only runs of this code's results version.
 
-The rule (`actlab.version.split_by_version`) on hand-made tables of runs, shaped as
+The rule (`actlab.pipeline.version.split_by_version`) on hand-made tables of runs, shaped as
 `mlflow.search_runs` returns them; then the same rule through the real store (resume's
 `Store.find_finished`, the report's `ReportData`) and through the runner."""
 
@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from actlab import version
-from actlab.claims import CLAIMS
-from actlab.config import fingerprint
-from actlab.report import ReportData, _evidence_table, used_runs
-from actlab.runner import RunContext, run
-from actlab.track import Store
-from actlab.version import LEGACY, RESULTS_VERSION, describe, split_by_version
+from actlab.pipeline import version
+from actlab.claims.base import CLAIMS
+from actlab.pipeline.config import fingerprint
+from actlab.reporting.claims_report import ReportData, _evidence_table, used_runs
+from actlab.pipeline.runner import RunContext, run
+from actlab.pipeline.track import Store
+from actlab.pipeline.version import LEGACY, RESULTS_VERSION, describe, split_by_version
 
 CURRENT = str(RESULTS_VERSION)
 OLDER = str(RESULTS_VERSION - 1) if RESULTS_VERSION > 1 else "0"
@@ -167,7 +167,7 @@ def test_short_commit_keeps_dirty_visible(commit, short):
 def test_the_report_header_states_the_code_versions(tmp_path, capsys):
     """A whole report (one claim) on a store holding only runs of other versions: none is used,
     the header says so and counts them, and a newer version is warned about."""
-    from actlab.report import build_report, expected_jobs
+    from actlab.reporting.claims_report import build_report, expected_jobs
 
     store = Store(f"sqlite:///{tmp_path / 'mlflow.db'}", "claims-quick")
     job = expected_jobs(CLAIMS[2].experiment, "quick").iloc[0]["fingerprint"]
@@ -181,8 +181,8 @@ def test_the_report_header_states_the_code_versions(tmp_path, capsys):
 
 
 def test_a_challenger_report_on_a_store_of_other_versions_only_says_so(tmp_path):
-    from actlab.challenger import NoRunsOfThisVersion, build_challenger_report
-    from actlab.config import CONF_DIR
+    from actlab.reporting.challenger import NoRunsOfThisVersion, build_challenger_report
+    from actlab.pipeline.config import CONF_DIR
 
     store = Store(f"sqlite:///{tmp_path / 'mlflow.db'}", "claims-quick")
     _hand_made(store, "f1", None)

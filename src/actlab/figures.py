@@ -28,7 +28,7 @@ def style(name: str, others=()) -> dict:
     """Colour, marker and dash pattern of one series. An activation of the registry keeps its own
     style in every figure; any other label (a model, a condition, a slope) is styled by its place
     among `others`, after the activations' styles so the two never share one."""
-    from actlab.config import options
+    from actlab.pipeline.config import options
 
     names = options("activation")
     if name in names:

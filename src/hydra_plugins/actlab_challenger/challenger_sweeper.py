@@ -45,7 +45,7 @@ class ChallengerSweeper(Sweeper):
             hydra_context=hydra_context, task_function=task_function, config=config)
 
     def sweep(self, arguments: List[str]) -> Any:
-        from actlab.challenger import challenger_jobs
+        from actlab.reporting.challenger import challenger_jobs
 
         assert self.config is not None and self.launcher is not None
         sweep_dir = Path(self.config.hydra.sweep.dir)

@@ -7,7 +7,7 @@ killed job from the one running beside it), so each job that had started and wri
 recorded as killed (its MLflow run is ended KILLED by the sweep's end, `mark_stale_runs`), and the
 jobs not yet started run on a fresh pool. The next run of the sweep redoes the killed jobs: they
 have no FINISHED run. Each job runs as Hydra's plugin runs it (`execute_job`, from Hydra's public
-`run_job`), and `joblib.Parallel` gets the plugin's own arguments (actlab.sweep.joblib_arguments).
+`run_job`), and `joblib.Parallel` gets the plugin's own arguments (actlab.pipeline.sweep.joblib_arguments).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from omegaconf import open_dict
 # import this module (to unpickle `execute_job`) but not run.py.
 warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/joblib' is validated against ConfigStore schema")
 
-OUTCOME_FILE = "outcome.json"  # actlab.sweep's; not imported here: Hydra imports this module at every start
+OUTCOME_FILE = "outcome.json"  # actlab.pipeline.sweep's; not imported here: Hydra imports this module at every start
 
 
 def execute_job(idx: int, overrides: Sequence[str], hydra_context, config, task_function, singleton_state) -> JobReturn:
@@ -57,7 +57,7 @@ class JoblibLauncher(HydraJoblibLauncher):
         assert self.config is not None and self.hydra_context is not None and self.task_function is not None
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        from actlab.sweep import joblib_arguments
+        from actlab.pipeline.sweep import joblib_arguments
 
         joblib_cfg = joblib_arguments(dict(self.joblib))
         singleton_state = Singleton.get_state()
@@ -98,7 +98,7 @@ class JoblibLauncher(HydraJoblibLauncher):
         job_dir.mkdir(parents=True, exist_ok=True)
         outcome = {"status": "killed", "job": num, "overrides": " ".join(overrides),
                    "reason": f"its joblib worker was killed ({why}); the next run of the sweep redoes it"}
-        from actlab.sweep import _write_atomic
+        from actlab.pipeline.sweep import _write_atomic
 
         _write_atomic(job_dir / OUTCOME_FILE, json.dumps(outcome))
         return JobReturn(overrides=list(overrides), working_dir=str(job_dir), task_name="run",

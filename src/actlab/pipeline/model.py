@@ -1,6 +1,6 @@
 """Stage 3: build the Keras model a config describes, from its components.
 
-A model's YAML names a builder here (`_target_: actlab.model.mlp`), called with the input shape,
+A model's YAML names a builder here (`_target_: actlab.pipeline.model.mlp`), called with the input shape,
 the number of classes, `Parts` (activation layers, seeded initializers, seeded dropout) and the
 YAML's parameters. Every hidden layer is `hidden_NN` (Dense or Conv2D, no activation) -> optional
 normalization -> `act_NN` (its own activation layer) -> optional dropout: the probe reads each
@@ -17,7 +17,7 @@ from typing import Any, Callable
 import keras
 from hydra.utils import instantiate
 
-from actlab.config import MODEL_KEYS, locate
+from actlab.pipeline.config import MODEL_KEYS, locate
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""`python -m actlab.ui_check --out DIR`: the MLflow UI as a user meets it, checked in a real browser.
+"""`python -m actlab.devtools.ui_check --out DIR`: the MLflow UI as a user meets it, checked in a real browser.
 
 Runs a small real sweep (4 activations x 2 seeds, `deep_mlp`) into a fresh store, starts `mlflow ui`
 on 127.0.0.1, opens the URL the harness prints in headless Chromium and, within two clicks
@@ -12,6 +12,8 @@ browser download. `tests/test_ui.py` (slow) runs it.
 
 from __future__ import annotations
 
+from actlab import PROJECT_ROOT
+
 import argparse
 import os
 import socket
@@ -22,7 +24,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = PROJECT_ROOT
 CHROMIUM = os.environ.get("ACTLAB_CHROMIUM", "/usr/bin/chromium")
 SWEEP = ["model=deep_mlp", "activation=relu,selu,tanh,sigmoid", "seed=0,1", "trainer.epochs=6",
          "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]

@@ -19,17 +19,12 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from actlab.config import ConfigError, validate
+from actlab.pipeline.config import ConfigError, validate
 
 SQLITE_PREFIX = "sqlite:///"
 SQLITE_HEADER = b"SQLite format 3\x00"
 # Below this much free space a run cannot be sure to write its metrics and artifacts.
 MIN_FREE_MB = 20
-
-
-# Set once the work has started (a run's config composed and handed to it, or a sweep's jobs about
-# to be launched): from then on an exception is a crash, not a bad command line (see run.cli).
-STARTED: list[str] = []
 
 
 class TrackingUnreachable(RuntimeError):

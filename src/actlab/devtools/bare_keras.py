@@ -1,7 +1,7 @@
 """The plain-Keras baseline for the speed benchmark: the same data, model, batch size and epochs as
 `python -m run`, in a bare `model.fit` script without Hydra, MLflow or probes.
 
-    python -m actlab.bare_keras mlp|deep_mlp [epochs] [--same-io]
+    python -m actlab.devtools.bare_keras mlp|deep_mlp [epochs] [--same-io]
 
 Deliberately imports nothing from actlab: it is what a user would write by hand. With --same-io it
 also does the harness's two process-level savings (reading the digits with np.loadtxt instead of

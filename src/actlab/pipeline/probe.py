@@ -16,8 +16,8 @@ import numpy as np
 import keras
 import tensorflow as tf
 
-from actlab.metric_keys import layer_series
-from actlab.model import activation_layer_names
+from actlab.pipeline.metric_keys import layer_series
+from actlab.pipeline.model import activation_layer_names
 
 STATISTICS = ("act_mean", "act_std", "dead_frac", "saturated_frac", "grad_norm")
 DEAD_STD = 1e-4

@@ -8,6 +8,8 @@ runs left RUNNING by a SIGKILL are found and marked KILLED by `mark_stale_runs`.
 
 from __future__ import annotations
 
+from actlab import PROJECT_ROOT
+
 import contextlib
 import fcntl
 import functools
@@ -29,9 +31,9 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
-from actlab.metric_keys import rounded
-from actlab.preflight import TrackingUnreachable  # noqa: F401 - raised here, caught by run.py
-from actlab.version import TAG as RESULTS_TAG
+from actlab.pipeline.metric_keys import rounded
+from actlab.pipeline.preflight import TrackingUnreachable  # noqa: F401 - raised here, caught by run.py
+from actlab.pipeline.version import TAG as RESULTS_TAG
 
 HOST = socket.gethostname()
 _BATCH = 1000  # MLflow's limit of metrics per log_batch call
@@ -113,7 +115,6 @@ def _http_settings(retry_s: float) -> None:
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(min(120, max(10, retry_s)))))
 
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 @functools.lru_cache(maxsize=1)  # the same for every job a sweep worker runs: ask git once
@@ -287,7 +288,7 @@ class Store:
             os.close(fd)  # releases the claim
 
     def find_finished(self, fingerprint: str, results_version: int) -> str | None:
-        """A FINISHED run of this config made by code of this results version (actlab.version): a
+        """A FINISHED run of this config made by code of this results version (actlab.pipeline.version): a
         run of another version, or one without a version (legacy), does not stand in for it."""
         runs = self.client.search_runs(
             [self.experiment_id],

@@ -30,7 +30,9 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from actlab import figures, metric_keys
+from actlab import figures
+
+from actlab.pipeline import metric_keys
 from actlab.stats import ALPHA, friedman, holm, holm_family, kendall_tau, kendall_w, median_ci, paired, ratio_test
 
 SUPPORTED, NOT_SUPPORTED, MIXED, INCONCLUSIVE = "supported", "not supported", "mixed", "inconclusive"
@@ -780,7 +782,7 @@ leaky_slope = Analysis(_slopes, leaky_slope_rule, _draw_slopes)
 # --- claim 10 ----------------------------------------------------------------------------------
 def formulas(evidence: Evidence, out: Path | None = None) -> ClaimResult:
     """Deterministic checks of the article's printed values and code: nothing to resample."""
-    from actlab.gallery import check_article_values, gallery, keras3_leaky_alpha
+    from actlab.reporting.gallery import check_article_values, gallery, keras3_leaky_alpha
 
     if out is not None:
         gallery(out)

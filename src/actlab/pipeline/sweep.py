@@ -22,7 +22,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from actlab.runner import RunContext
+from actlab.pipeline.runner import RunContext
 
 PARENT_FILE = "mlflow_parent_run_id"
 OUTCOME_FILE = "outcome.json"
@@ -81,7 +81,7 @@ def override_values(override, dirs: list[Path] | None = None) -> list[str]:
     group takes the group's options from the config search path."""
     from hydra.core.override_parser.types import Glob
 
-    from actlab.config import options
+    from actlab.pipeline.config import options
 
     if not override.is_sweep_override():
         return [override.get_value_element_as_str()]
@@ -132,14 +132,14 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 def _import_run_stack() -> int:
     """What every job imports first (about 4 s, mostly TensorFlow), done once per worker."""
-    from actlab.runner import freeze_imported_objects, import_tensorflow
+    from actlab.pipeline.runner import freeze_imported_objects, import_tensorflow
 
     import_tensorflow()
     import keras  # noqa: F401
     import matplotlib  # noqa: F401
     import mlflow  # noqa: F401
 
-    import actlab.train, actlab.track, actlab.figures  # noqa: F401, E401
+    import actlab.pipeline.train, actlab.pipeline.track, actlab.figures  # noqa: F401, E401
 
     freeze_imported_objects()
     return os.getpid()
@@ -215,7 +215,7 @@ def check_sweep_composes(config: DictConfig, config_name: str | None) -> None:
 
     params = config.hydra.sweeper.get("params") or {}
     texts = [f"{key}={value}" for key, value in params.items()] + list(config.hydra.overrides.task)
-    from actlab.config import config_dirs
+    from actlab.pipeline.config import config_dirs
 
     dirs = config_dirs(config)
     choices: list[list[str]] = []
@@ -238,7 +238,7 @@ def sweep_plan(config: DictConfig) -> tuple[list[str], int | None]:
     basic sweeper will expand them; (the overridden keys, None) for other sweepers."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from actlab.config import config_dirs
+    from actlab.pipeline.config import config_dirs
 
     params = config.hydra.sweeper.get("params") or {}
     texts = [f"{key}={value}" for key, value in params.items()] + list(config.hydra.overrides.task)
@@ -267,7 +267,7 @@ def sweep_key(config: DictConfig) -> str:
 
 def sweep_name(axes: list[str], total: int | None) -> str:
     """`sweep · activation × seed · 35 jobs`."""
-    from actlab.console import SHORT_KEYS
+    from actlab.pipeline.console import SHORT_KEYS
 
     names = [SHORT_KEYS.get(k.split(".")[-1], k.lstrip("+~").split("/")[-1].split(".")[-1]) for k in axes]
     return " · ".join(["sweep", " × ".join(names) or "one job", *([f"{total} jobs"] if total else [])])
@@ -283,8 +283,8 @@ class SweepTracking(Callback):
         # Hydra turns a callback's exception into a warning and goes on: a refusal exits here.
         from hydra.errors import HydraException
 
-        from actlab.config import ConfigError
-        from actlab.preflight import STARTED, TrackingUnreachable, check_store, one_line
+        from actlab.pipeline.config import ConfigError
+        from actlab.pipeline.preflight import TrackingUnreachable, check_store, one_line
 
         try:
             check_sweep_composes(config, kwargs.get("config_name"))
@@ -294,12 +294,11 @@ class SweepTracking(Callback):
         except (HydraException, ConfigError) as error:
             print(f"error: {one_line(error)}", file=sys.stderr)
             sys.exit(2)
-        STARTED.append("sweep")
         _start_joblib_workers(config)
         sweep_dir = Path(config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         if config.tracking.enabled:
-            from actlab.track import Store
+            from actlab.pipeline.track import Store
 
             try:
                 self.store = Store(config.tracking.uri, config.tracking.experiment,
@@ -312,7 +311,7 @@ class SweepTracking(Callback):
                 print(f"sweep: marked {len(stale)} run(s) left RUNNING by a killed process as KILLED")
             self.parent_id = self._parent(config, sweep_dir, total)
             _write_atomic(sweep_dir / PARENT_FILE, self.parent_id)
-        from actlab.console import SweepProgress
+        from actlab.pipeline.console import SweepProgress
 
         _PROGRESS[:] = [SweepProgress(sweep_dir, total, self.axes, OUTCOME_FILE).start()]
 
@@ -321,7 +320,7 @@ class SweepTracking(Callback):
         or a new one. A rerun's new jobs become its children; jobs it skips are linked from it."""
         import os
 
-        from actlab.track import HOST
+        from actlab.pipeline.track import HOST
 
         key = sweep_key(config)
         tags = {"sweep": "true", "sweep_key": key, "sweep_dir": str(sweep_dir.resolve()),
@@ -332,7 +331,7 @@ class SweepTracking(Callback):
         if earlier:
             parent_id = earlier[0].info.run_id
             self.store.client.update_run(parent_id, status="RUNNING")
-            from actlab.track import TrackedRun
+            from actlab.pipeline.track import TrackedRun
 
             TrackedRun(self.store, parent_id).set_tags(tags)
             return parent_id
@@ -355,7 +354,7 @@ class SweepTracking(Callback):
         print(format_table(rows))
         if self.store is not None and self.parent_id is not None:
             ok = all(r["status"] in ("finished", "skipped") for r in rows)
-            from actlab.track import TrackingUnreachable
+            from actlab.pipeline.track import TrackingUnreachable
 
             try:
                 summarize_sweep(self.store, self.parent_id, rows, self.axes)
@@ -364,7 +363,7 @@ class SweepTracking(Callback):
                 # Left RUNNING: the next sweep on this host marks it KILLED (its process is gone).
                 print(f"error: the sweep's parent run was not ended: {error}")
                 return
-            from actlab.track import ui_command
+            from actlab.pipeline.track import ui_command
 
             print(f"sweep parent run {self.parent_id} · compare the jobs: {ui_command(self.store.uri)} "
                   f"· then open {self.store.ui_url()}")
@@ -388,10 +387,10 @@ def summarize_sweep(store, parent_id: str, rows: list[dict[str, Any]], axes: lis
     import pandas as pd
     from mlflow.entities import RunTag
 
-    from actlab import metric_keys
-    from actlab.console import job_label
+    from actlab.pipeline import metric_keys
+    from actlab.pipeline.console import job_label
     from actlab.figures import sweep_summary
-    from actlab.track import children
+    from actlab.pipeline.track import children
 
     group = _group_axis(axes)
     run_ids = [r["run_id"] for r in rows if r.get("run_id")]

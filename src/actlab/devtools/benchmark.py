@@ -1,7 +1,7 @@
 """Speed benchmark: the harness against plain Keras, as ratios measured side by side in one run.
 
-    python -m actlab.benchmark                  # ~15 minutes on 2 cores -> results/BENCHMARK.md
-    python -m actlab.benchmark --repeats 9      # more repeats, tighter medians
+    python -m actlab.devtools.benchmark                  # ~15 minutes on 2 cores -> results/BENCHMARK.md
+    python -m actlab.devtools.benchmark --repeats 9      # more repeats, tighter medians
 
 The two sides are interleaved, taking turns to go first (A B, B A, …) so that drift of the machine and
 place in the order hit both alike, and each ratio is the median of the per-repeat ratios A/B with a
@@ -27,7 +27,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from actlab.runner import PROJECT_ROOT
+from actlab import PROJECT_ROOT
 from actlab.stats import median_ci
 
 PYTHON = sys.executable
@@ -63,7 +63,7 @@ def _ratio_row(figure: str, ours: list[float], baseline: list[float], target: st
 def whole_process(model: str, repeats: int, tmp: Path) -> list[dict]:
     ours = [PYTHON, "-m", "run", f"model={model}", "trainer.epochs=10", "trainer.verbose=0",
             f"tracking.uri=sqlite:///{tmp / 'bench.db'}", f"hydra.run.dir={tmp / 'hydra'}"]
-    bare = [PYTHON, "-m", "actlab.bare_keras", model, "10"]
+    bare = [PYTHON, "-m", "actlab.devtools.bare_keras", model, "10"]
     same_io = [*bare, "--same-io"]
     _timed(ours)  # creates the database once, as a user's first run does; not counted
     times: dict[str, list[float]] = {"ours": [], "bare": [], "same_io": []}
@@ -87,10 +87,10 @@ def _paired_fits(model: str, repeats: int, db: Path) -> tuple[list[float], list[
 
     import keras
 
-    from actlab.config import compose
-    from actlab.runner import build, tracked_fit
-    from actlab.track import Store
-    from actlab.train import batches
+    from actlab.pipeline.config import compose
+    from actlab.pipeline.runner import build, tracked_fit
+    from actlab.pipeline.track import Store
+    from actlab.pipeline.train import batches
 
     cfg = compose([f"model={model}", "trainer.epochs=10", "trainer.verbose=0", "activation=relu", "initializer=he_normal"])
     store = Store(f"sqlite:///{db}", "bench")
@@ -135,7 +135,7 @@ def _paired_fits(model: str, repeats: int, db: Path) -> tuple[list[float], list[
 
 def probe_and_logging(model: str, repeats: int, tmp: Path) -> list[dict]:
     """Our fit vs the same model.fit without probe and MLflow, in a process of its own."""
-    done = subprocess.run([PYTHON, "-m", "actlab.benchmark", "--paired-fits", model, str(repeats), str(tmp / "probe.db")],
+    done = subprocess.run([PYTHON, "-m", "actlab.devtools.benchmark", "--paired-fits", model, str(repeats), str(tmp / "probe.db")],
                           cwd=PROJECT_ROOT, env=QUIET, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-3000:])
@@ -245,12 +245,12 @@ def _fmt(value, unit: str = "s") -> str:
 def write(rows: list[dict], path: Path, seconds: float) -> None:
     from importlib.metadata import version
 
-    from actlab.report import _machine
+    from actlab.reporting.claims_report import _machine
 
     lines = [
         "# Speed benchmark",
         "",
-        f"Measured by `python -m actlab.benchmark` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, in {seconds / 60:.1f} min.",
+        f"Measured by `python -m actlab.devtools.benchmark` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, in {seconds / 60:.1f} min.",
         f"Machine: {_machine()}. Python {platform.python_version()}, tensorflow {version('tensorflow')}, "
         f"keras {version('keras')}, mlflow {version('mlflow')}.",
         "",
@@ -265,7 +265,7 @@ def write(rows: list[dict], path: Path, seconds: float) -> None:
         ours = row.get("note") or _fmt(row["ours"], unit)
         met = {True: "yes", False: "**no**", None: "—" if row["target"] == "(context)" else "see note"}[row["ok"]]
         lines.append(f"| {row['figure']} | {ours} | {_fmt(row['baseline'])} | {ratio} | {row['target']} | {met} |")
-    lines += ["", "Baselines: a bare Keras script (`python -m actlab.bare_keras`) with the same data, model, batch size "
+    lines += ["", "Baselines: a bare Keras script (`python -m actlab.devtools.bare_keras`) with the same data, model, batch size "
               "and epochs, fed numpy arrays as a user would write it; for the per-epoch figure, the same `model.fit` "
               "(same input pipeline) in the same process without probe and MLflow callbacks; for the sweep, Hydra's basic launcher (jobs one after another in one process).",
               "", "Ratios are the median of the per-repeat ratios (the two sides run interleaved, taking turns to go first), with a 95% bootstrap "

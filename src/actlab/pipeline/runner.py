@@ -7,6 +7,8 @@ been validated, so a bad value costs nothing and leaves no record.
 
 from __future__ import annotations
 
+from actlab import PROJECT_ROOT
+
 import contextlib
 import functools
 import json
@@ -22,11 +24,10 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from actlab import config as config_stage
-from actlab.config import ConfigError
-from actlab.version import COMMIT_TAG, RESULTS_VERSION, TAG as RESULTS_TAG
+from actlab.pipeline import config as config_stage
+from actlab.pipeline.config import ConfigError
+from actlab.pipeline.version import COMMIT_TAG, RESULTS_VERSION, TAG as RESULTS_TAG
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -35,7 +36,7 @@ class RunContext:
 
     parent_run_id: str | None = None
     skip_finished: bool = False  # a sweep skips configs that already have a FINISHED run
-    in_sweep: bool = False  # one of a sweep's jobs: the sweep's console reports it (actlab.console)
+    in_sweep: bool = False  # one of a sweep's jobs: the sweep's console reports it (actlab.pipeline.console)
     overrides: tuple[str, ...] = ()
     workers: int = 1  # jobs sharing this machine's cores
     threads: int = 0  # TensorFlow threads for this job; 0 = cores / workers
@@ -164,7 +165,7 @@ def _reuse_key(container: dict[str, Any], initializer: dict[str, Any]) -> str | 
 def _component(cfg: DictConfig, group: str):
     """Errors raised while a component is imported or built are the user's YAML's: one line that
     names it, before any tracking record exists."""
-    from actlab.data import DatasetUnavailable
+    from actlab.pipeline.data import DatasetUnavailable
 
     try:
         yield
@@ -185,9 +186,9 @@ def build(cfg: DictConfig, seed: int):
     """Data, model and optimizer from the config's components (TensorFlow is imported by now)."""
     from hydra.utils import instantiate
 
-    from actlab import model as model_stage
-    from actlab.activations import activation_layers
-    from actlab.data import DatasetUnavailable, load_splits
+    from actlab.pipeline import model as model_stage
+    from actlab.pipeline.activations import activation_layers
+    from actlab.pipeline.data import DatasetUnavailable, load_splits
 
     config_stage.check_targets(cfg)
     container = config_stage.resolved(cfg)
@@ -209,7 +210,7 @@ def build(cfg: DictConfig, seed: int):
 
 
 def _retry_s(cfg: DictConfig) -> float:
-    from actlab.track import DEFAULT_RETRY_S
+    from actlab.pipeline.track import DEFAULT_RETRY_S
 
     return float(OmegaConf.select(cfg, "tracking.retry_s", default=DEFAULT_RETRY_S))
 
@@ -228,7 +229,7 @@ def _run(cfg: DictConfig, context: RunContext, claims: contextlib.ExitStack) -> 
     store = None
     if cfg.tracking.enabled and context.skip_finished:
         # In a sweep the store was created before the jobs started: looking costs no new record.
-        from actlab.track import Store
+        from actlab.pipeline.track import Store
 
         store = Store(cfg.tracking.uri, cfg.tracking.experiment, _retry_s(cfg))
         # Another sweep into the same store may be training this config right now: wait for it.
@@ -242,7 +243,7 @@ def _run(cfg: DictConfig, context: RunContext, claims: contextlib.ExitStack) -> 
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")  # each run compiles its own probe: retracing notices are expected
-    from actlab.train import fit, seed_job
+    from actlab.pipeline.train import fit, seed_job
 
     freeze_imported_objects()
     seed_job(cfg.seed)
@@ -261,11 +262,11 @@ def _run(cfg: DictConfig, context: RunContext, claims: contextlib.ExitStack) -> 
         return summary
 
     if store is None:  # data and model are ready: only now does the run leave a record
-        from actlab.track import Store
+        from actlab.pipeline.track import Store
 
         store = Store(cfg.tracking.uri, cfg.tracking.experiment, _retry_s(cfg))
-    from actlab import metric_keys
-    from actlab.track import git_commit
+    from actlab.pipeline import metric_keys
+    from actlab.pipeline.track import git_commit
 
     # The results version and commit: resume and the report use only runs of this code's version.
     tags = {**names, "config_fingerprint": fingerprint, "seed": str(cfg.seed),
@@ -291,10 +292,10 @@ def _run(cfg: DictConfig, context: RunContext, claims: contextlib.ExitStack) -> 
             _write_artifacts(Path(tmp), cfg, names, context, model, result)
             tracked.log_artifacts(Path(tmp))
 
-    from actlab.track import ui_command
+    from actlab.pipeline.track import ui_command
 
     accuracy = result.final.get("test_accuracy", float("nan"))
-    if not context.in_sweep:  # a sweep prints one progress line per job instead (actlab.console)
+    if not context.in_sweep:  # a sweep prints one progress line per job instead (actlab.pipeline.console)
         print(f"run {tracked.run_id} · {status} · test_accuracy {accuracy:.4f} · {ui_command(store.uri)} · then open {store.ui_url()}")
     summary = {"status": status, "run_id": tracked.run_id, "fingerprint": fingerprint, **result.final}
     if result.diverged_epoch is not None:
@@ -306,8 +307,8 @@ def tracked_fit(tracked, model, splits, optimizer, trainer: dict[str, Any], titl
     """`train.fit` with every metric and image of the run sent to `tracked`. The run page lists
     metrics in the order they were first written: learning curves go out as each epoch ends; the
     summaries, depth profiles and per-layer series (held until then), and the heatmaps, at the end."""
-    from actlab import metric_keys
-    from actlab.train import fit
+    from actlab.pipeline import metric_keys
+    from actlab.pipeline.train import fit
 
     layer_rows: list[tuple[str, float, int]] = []
 
@@ -330,7 +331,7 @@ def tracked_fit(tracked, model, splits, optimizer, trainer: dict[str, Any], titl
 
 def result_line(names: dict[str, str], seed: int, status: str, result, target_fraction: float) -> str:
     """The run's result in one line: its MLflow description."""
-    what = f"{names['activation']} · {names['model']} · {names['initializer']} · {names['dataset']} · seed {seed}"
+    what = run_name(names, seed)
     final = result.final
     if status == "diverged":
         return f"{what}: diverged (the loss stopped being finite in epoch {result.diverged_epoch})"
@@ -348,8 +349,8 @@ def _dataset_profile(splits) -> dict[str, Any]:
 def _depth_profiles(layer_table: list[dict[str, Any]]) -> list[tuple[str, float, int]]:
     """Each statistic against depth (step = hidden layer) at initialization and after the last
     probed epoch: one chart in the UI shows every run's profile."""
-    from actlab import metric_keys
-    from actlab.probe import STATISTICS
+    from actlab.pipeline import metric_keys
+    from actlab.pipeline.probe import STATISTICS
 
     if not layer_table:
         return []
@@ -362,9 +363,9 @@ def _depth_profiles(layer_table: list[dict[str, Any]]) -> list[tuple[str, float,
 
 
 def _log_heatmaps(tracked, layer_table: list[dict[str, Any]], title: str) -> None:
-    from actlab import metric_keys
+    from actlab.pipeline import metric_keys
     from actlab.figures import layer_heatmaps
-    from actlab.probe import STATISTICS
+    from actlab.pipeline.probe import STATISTICS
 
     if not layer_table:
         return

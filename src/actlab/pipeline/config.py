@@ -9,6 +9,8 @@ under a second and before any tracking record exists.
 
 from __future__ import annotations
 
+from actlab import PROJECT_ROOT
+
 import hashlib
 import json
 import math
@@ -18,7 +20,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+CONF_DIR = PROJECT_ROOT / "conf"
 COMPONENTS = ("dataset", "model", "activation", "initializer", "optimizer")
 # Keys of an activation's YAML that describe it rather than being passed to its `_target_`.
 ACTIVATION_KEYS = ("suggested_initializer", "in_article", "alpha_dropout", "formula")

@@ -19,9 +19,11 @@ import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
-from actlab import claims as claim_rules, figures
-from actlab.claims import CLAIMS, TASK, Claim, ClaimResult, Evidence, Stability, judge
-from actlab.config import CONF_DIR
+from actlab.claims import base as claim_rules
+
+from actlab import figures
+from actlab.claims.base import CLAIMS, TASK, Claim, ClaimResult, Evidence, Stability, judge
+from actlab.pipeline.config import CONF_DIR
 
 EXPERIMENT_FILE = CONF_DIR / "experiment" / "challenger.yaml"
 CONDITION = claim_rules.CONDITION
@@ -35,7 +37,7 @@ NOT_ABOUT_A_NEW_FUNCTION = {
 
 
 class NoRunsOfThisVersion(RuntimeError):
-    """The store has no claims' runs this code may read (actlab.version): nothing to stand beside."""
+    """The store has no claims' runs this code may read (actlab.pipeline.version): nothing to stand beside."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ def challenger_jobs(name: str, profile: str, places: dict[str, str], dirs: list[
                     composer=None) -> list[ChallengerJob]:
     """The new function's jobs in every listed claim's grid, each config once (`composer`: a
     running sweep's own config loader, see report.expected_jobs)."""
-    from actlab.report import expected_jobs
+    from actlab.reporting.claims_report import expected_jobs
 
     by_experiment = {claim.experiment: claim for claim in CLAIMS.values()}
     jobs, seen = [], set()
@@ -133,7 +135,7 @@ def analyze(name: str, evidences: dict[int, Evidence], figures_dir: Path, dirs: 
             numbers = [re.sub(rf"\b{re.escape(subject)}\b", label, re.sub(r"\bELU\b", name, n)) for n in result.numbers]
             lines.append(Line(claim, result.verdict, f"the claim's rule with {name} in {subject}'s place", numbers, drawn.figure, result.stability))
         elif number == 10:
-            from actlab.gallery import gallery
+            from actlab.reporting.gallery import gallery
 
             gallery(figure, dirs, [name])
             finished = evidence.finished()
@@ -160,10 +162,10 @@ def build_challenger_report(uri: str, name: str, profile: str, dirs: list[Path],
     """results/challengers/NAME.md and its figures, from the claims' runs and the new function's."""
     import time
 
-    from actlab.gallery import activation_config
-    from actlab.report import VERDICT_MARK, ReportData, _machine, _versions, stability_text, used_runs, warn_newer
-    from actlab.version import LEGACY, RESULTS_VERSION, describe as describe_versions
-    from actlab.track import Store
+    from actlab.reporting.gallery import activation_config
+    from actlab.reporting.claims_report import VERDICT_MARK, ReportData, _machine, _versions, stability_text, used_runs, warn_newer
+    from actlab.pipeline.version import LEGACY, RESULTS_VERSION, describe as describe_versions
+    from actlab.pipeline.track import Store
 
     started = time.perf_counter()
     store = Store(uri, f"claims-{profile}")

@@ -2,7 +2,7 @@
 (`[37/60] relu · lr=0.01 · seed 3 · finished · test_accuracy 0.9067 · 12 s`), and on a terminal a
 progress bar with the elapsed time and an estimate of the rest.
 
-The launching process follows the jobs through the outcome files they write (actlab.sweep), so the
+The launching process follows the jobs through the outcome files they write (actlab.pipeline.sweep), so the
 same code serves every launcher: jobs run in this process (basic), in joblib's workers, or on a
 cluster (submitit). Not a terminal (CI logs): the lines only, no bar.
 """

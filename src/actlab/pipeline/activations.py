@@ -13,7 +13,7 @@ from typing import Any, Callable
 import keras
 from hydra.utils import instantiate
 
-from actlab.config import ACTIVATION_KEYS, ConfigError, locate
+from actlab.pipeline.config import ACTIVATION_KEYS, ConfigError, locate
 
 
 class ElementwiseActivation(keras.layers.Layer):

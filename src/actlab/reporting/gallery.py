@@ -13,8 +13,8 @@ import numpy as np
 
 from omegaconf import OmegaConf
 
-from actlab.config import ACTIVATION_KEYS, CONF_DIR, option_file, options
-from actlab.runner import import_tensorflow
+from actlab.pipeline.config import ACTIVATION_KEYS, CONF_DIR, option_file, options
+from actlab.pipeline.runner import import_tensorflow
 
 SELU_SCALE, SELU_ALPHA = 1.0507, 1.6733  # as the article prints them (Klambauer et al. 2017)
 
@@ -26,7 +26,7 @@ def activation_config(name: str, dirs: list[Path] | None = None) -> dict:
 
 def values_and_slopes(name: str, x: np.ndarray, dirs: list[Path] | None = None) -> tuple[np.ndarray, np.ndarray]:
     tf = import_tensorflow()
-    from actlab.activations import activation_layers
+    from actlab.pipeline.activations import activation_layers
 
     layer = activation_layers(activation_config(name, dirs), f"activation={name}")(f"gallery_{name}")
     z = tf.constant(x.reshape(-1, 1).astype(np.float32))

@@ -22,12 +22,14 @@ from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
-from actlab import literature, metric_keys
-from actlab.claims import CLAIMS, RESAMPLES, STABLE_SHARE, Claim, ClaimResult, Evidence, Stability, judge
-from actlab.config import CONF_DIR, coerce_floats, fingerprint
-from actlab.sweep import expand
-from actlab.track import Store
-from actlab.version import describe as describe_versions, newer_versions, split_by_version
+from actlab.reporting import literature
+
+from actlab.pipeline import metric_keys
+from actlab.claims.base import CLAIMS, RESAMPLES, STABLE_SHARE, Claim, ClaimResult, Evidence, Stability, judge
+from actlab.pipeline.config import CONF_DIR, coerce_floats, fingerprint
+from actlab.pipeline.sweep import expand
+from actlab.pipeline.track import Store
+from actlab.pipeline.version import describe as describe_versions, newer_versions, split_by_version
 
 VERDICT_MARK = {"supported": "✅ supported", "not supported": "❌ not supported", "mixed": "◐ mixed", "inconclusive": "？ inconclusive"}
 
@@ -149,7 +151,7 @@ class ReportData:
 
     def __init__(self, store: Store):
         self.store = store
-        # Only runs of this code's results version (actlab.version); the others are counted.
+        # Only runs of this code's results version (actlab.pipeline.version); the others are counted.
         self.runs, self.ignored = split_by_version(load_runs(store))
         # Downloaded layer tables live only as long as this object (removed when it is collected).
         self._tmp_dir = tempfile.TemporaryDirectory(prefix="actlab-report-")

@@ -17,8 +17,8 @@ from typing import Any, Callable
 import numpy as np
 import keras
 
-from actlab.data import Splits
-from actlab.probe import STATISTICS, LayerProbe
+from actlab.pipeline.data import Splits
+from actlab.pipeline.probe import STATISTICS, LayerProbe
 
 EpochSink = Callable[[dict[str, float], int], None]  # (metrics, step), as MLflow's log_metrics
 

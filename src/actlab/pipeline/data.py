@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from actlab.config import SPLIT_KEYS, locate
+from actlab.pipeline.config import SPLIT_KEYS, locate
 
 
 def keras_cache() -> Path:
@@ -68,9 +68,9 @@ def mnist1d(n_samples: int, seed: int):
 
 
 def keras_dataset(dataset: str, data_dir: str | None = None, verify: bool = True):
-    """One of `keras.datasets`: the publisher's files from `data_dir` (actlab.archives) if they are
+    """One of `keras.datasets`: the publisher's files from `data_dir` (actlab.pipeline.archives) if they are
     there, else keras.datasets' download; offline, one line naming the files and the folder."""
-    from actlab import archives
+    from actlab.pipeline import archives
 
     if archives.present(dataset, data_dir):
         try:

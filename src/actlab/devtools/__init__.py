@@ -1,0 +1,1 @@
+"""Developer tools: the benchmark, its plain-Keras baseline and the MLflow UI check."""

@@ -1,0 +1,1 @@
+"""The run pipeline: config -> data -> model -> probe -> train -> track, and the sweep around it."""
