@@ -22,7 +22,7 @@ from actlab import PROJECT_ROOT  # noqa: E402
 # conf/hydra/launcher/joblib.yaml replaces the plugin's config of that name on purpose; Hydra 1.3 warns
 # that merging the two is deprecated. Silenced here for this process and in the launcher's module for
 # joblib's workers. The message starts with a newline, hence the leading \s*.
-warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/joblib' is validated against ConfigStore schema")
+warnings.filterwarnings("ignore", message=r"\s*'hydra/(launcher/joblib|launcher/submitit_slurm|sweeper/basic)' is validated against ConfigStore schema")
 from omegaconf import DictConfig  # noqa: E402
 
 
@@ -39,6 +39,10 @@ def main(cfg: DictConfig) -> dict | None:
     from actlab.pipeline.sweep import job_context, record_outcome
     from actlab.pipeline.track import TrackingUnreachable
 
+    from actlab.pipeline import redact
+
+    # Secrets in the config (under secret-like keys, in URIs) are blanked in every line printed.
+    redact.remember_omegaconf(cfg)
     context = job_context(cfg)
     try:
         # In a sweep the launching process has checked the store once, before any job started.
@@ -46,7 +50,7 @@ def main(cfg: DictConfig) -> dict | None:
         result = run(cfg, context)
     except (ConfigError, DatasetUnavailable) as error:
         record_outcome({"status": "failed", "reason": str(error)})
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {redact.text(error)}", file=sys.stderr)
         if not context.parent_run_id:
             sys.exit(2)
         return None
@@ -58,7 +62,7 @@ def main(cfg: DictConfig) -> dict | None:
         sys.exit(130)
     except TrackingUnreachable as error:  # retried for tracking.retry_s; the run is not FINISHED
         record_outcome({"status": "failed", "reason": str(error)})
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {redact.text(error)}", file=sys.stderr)
         if not context.parent_run_id:
             sys.exit(1)
         return None
@@ -66,9 +70,9 @@ def main(cfg: DictConfig) -> dict | None:
         # In a sweep one job's failure must not stop the others (its MLflow run is already FAILED).
         record_outcome({"status": "failed", "reason": f"{type(error).__name__}: {error}"[:500]})
         if not context.parent_run_id:
-            traceback.print_exc()  # a crash inside a run: its traceback is wanted (cli's one-line errors are for input)
+            print(redact.text(traceback.format_exc()), file=sys.stderr, end="")  # a crash inside a run: its traceback is wanted (cli's one-line errors are for input)
             sys.exit(1)
-        print(f"error: job failed: {type(error).__name__}: {error}", file=sys.stderr)
+        print(redact.text(f"error: job failed: {type(error).__name__}: {error}"), file=sys.stderr)
         return None
     record_outcome(result)
     return result
@@ -96,12 +100,14 @@ def cli() -> int:
     try:
         main()
     except TrackingUnreachable as error:  # a sweep's parent run could not be started
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {redact.text(error)}", file=sys.stderr)
         return 1
     except (HydraException, ConfigError, ValueError) as error:
         # Input errors; Hydra raises plain ValueErrors, too, for overrides it cannot apply
         # (`activation=0`). A crash inside a run never gets here: `main` prints its traceback.
-        print(f"error: {one_line(error)}", file=sys.stderr)
+        from actlab.pipeline import redact
+
+        print(f"error: {redact.text(one_line(error))}", file=sys.stderr)
         return 2
     return 0
 

@@ -272,7 +272,10 @@ def resolved(cfg: DictConfig) -> dict[str, Any]:
 
 def fingerprint_payload(cfg: DictConfig) -> dict[str, Any]:
     """The resolved config that decides what is trained (what a finished run can stand in for)."""
-    container = resolved(cfg)
+    from actlab.pipeline import redact
+
+    # Secrets blanked: a rotated token trains the same model (and no hash of one is kept).
+    container = redact.tree(resolved(cfg))
     payload = {k: v for k, v in container.items() if k not in NOT_FINGERPRINTED}
     payload["trainer"] = {k: v for k, v in payload["trainer"].items() if k not in NOT_FINGERPRINTED_TRAINER}
     payload["names"] = names(cfg)
@@ -285,7 +288,10 @@ def fingerprint(cfg: DictConfig) -> str:
 
 
 def flatten(cfg: DictConfig) -> dict[str, str]:
-    """`{"model.depth": "20", ...}` for MLflow params (lists kept as their JSON text)."""
+    """`{"model.depth": "20", ...}` for MLflow params (lists kept as their JSON text), secrets
+    blanked (actlab.pipeline.redact)."""
+    from actlab.pipeline import redact
+
     out: dict[str, str] = {}
 
     def walk(node: Any, prefix: str) -> None:
@@ -295,6 +301,6 @@ def flatten(cfg: DictConfig) -> dict[str, str]:
         else:
             out[prefix[:-1]] = json.dumps(node) if isinstance(node, list) else str(node)
 
-    walk({k: v for k, v in resolved(cfg).items() if k != "study"}, "")
+    walk(redact.tree({k: v for k, v in resolved(cfg).items() if k != "study"}), "")
     out |= {f"{group}.name": name for group, name in names(cfg).items()}
     return out

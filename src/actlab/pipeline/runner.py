@@ -379,8 +379,10 @@ def _write_artifacts(directory: Path, cfg: DictConfig, names: dict[str, str], co
 
     from actlab.figures import learning_curve
 
-    (directory / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(config_stage.resolved(cfg))))
-    (directory / "overrides.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(list(context.overrides))))
+    from actlab.pipeline import redact
+
+    (directory / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(redact.tree(config_stage.resolved(cfg)))))
+    (directory / "overrides.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(redact.overrides(context.overrides))))
     lines: list[str] = []
     model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line))
     (directory / "model_summary.txt").write_text("\n".join(lines) + "\n")
