@@ -31,6 +31,8 @@ import pytest  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from actlab.pipeline.config import compose  # noqa: E402
+# Session fixtures for the slow team tests: services started by deploy/ (tests/team_services.py).
+from team_services import slurm_cluster, team_server  # noqa: E402, F401
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
