@@ -130,11 +130,18 @@ class _Interrupts:
             signal.signal(signal.SIGTERM, self._handle)
             # Ctrl-C must interrupt even where the parent shell started us with SIGINT ignored.
             signal.signal(signal.SIGINT, self._handle)
+            if os.environ.get("SLURM_JOB_ID"):
+                # A SLURM job gets SIGUSR2 `signal_delay_s` before its time limit (submitit asks for it):
+                # the run ends KILLED now, rather than FAILED by submitit's own handler or SIGKILLed later.
+                signal.signal(signal.SIGUSR2, self._handle)
         except ValueError:
             pass  # not the main thread (e.g. a threaded launcher): leave signals to it
 
     def _handle(self, signum, frame):
-        self.pending = KeyboardInterrupt() if signum == signal.SIGINT else _Terminated(f"signal {signum}")
+        if signum == signal.SIGUSR2:
+            self.pending = _Terminated("SLURM's time limit (SIGUSR2: hydra.launcher.timeout_min is near)")
+        else:
+            self.pending = KeyboardInterrupt() if signum == signal.SIGINT else _Terminated(f"signal {signum}")
         raise self.pending
 
     def raise_pending(self) -> None:
