@@ -231,6 +231,10 @@ class Store:
             _start_sqlite_store(Path(self.uri[len("sqlite:///"):]))
         if self.uri.startswith(("http://", "https://")):
             _http_settings(retry_s)
+            if redact.uri(self.uri) != self.uri:
+                # MLflow prints every ended run's address, password included ("View run ... at:");
+                # its public switch turns that off (the harness prints its own line, blanked).
+                os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
         self.client = _Retrying(MlflowClient(tracking_uri=self.uri), self.uri, retry_s)
         self.experiment_id = self._experiment_id(experiment)
 
