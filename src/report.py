@@ -1,7 +1,8 @@
 """`python -m report`: the claims report from the MLflow runs of the claim experiments.
 
     python -m report                      # all claims, full profile -> results/REPORT.md
-    python -m report --claim 7            # one claim -> results/REPORT-claim07.md
+    python -m report --claim 7            # one claim (by number or name) -> results/REPORT-claim07_....md
+    python -m report --claim my_claim --config-dir D   # a claim of your own, from D/experiment/
     python -m report --profile quick      # the quick profile -> results/quick/REPORT.md
     python -m report --commands           # the sweeps that make its runs (what run_claims.sh runs)
 """
@@ -20,12 +21,11 @@ PROFILES = ("quick", "full")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from actlab.claims.base import CLAIMS
-
     parser = argparse.ArgumentParser(prog="python -m report", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", choices=PROFILES, default="full", help="which experiments' runs to read (default: full)")
-    parser.add_argument("--claim", type=int, action="append", choices=sorted(CLAIMS), metavar="N",
-                        help="only this claim (1-10); repeat for several")
+    parser.add_argument("--claim", action="append", metavar="N|NAME",
+                        help="only this claim, by number (1-12) or name (e.g. claim07_selu_self_normalization, or one of "
+                             "your own with --config-dir); repeat for several")
     parser.add_argument("--uri", default="sqlite:///results/mlflow.db", help="MLflow tracking URI (default: %(default)s)")
     parser.add_argument("--out", type=Path, help="output folder (default: results, or results/quick for --profile quick)")
     parser.add_argument("--wall-time-s", type=float, help="experiments' wall time, for the report header")
@@ -40,11 +40,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from actlab.claims.registry import ClaimError, discover, find
+    from actlab.pipeline.config import CONF_DIR, use_user_modules
+
+    dirs = [CONF_DIR, *(d.resolve() for d in args.config_dir)]
+    use_user_modules(dirs)
+    try:
+        claims = discover(dirs)
+        chosen = [find(k, claims) for k in args.claim or []]
+    except ClaimError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if args.commands:
-        from actlab.claims.base import CLAIMS
         from actlab.reporting.claims_report import sweep_commands
 
-        print("\n".join(sweep_commands(args.profile, [CLAIMS[n] for n in sorted(args.claim or CLAIMS)])))
+        print("\n".join(sweep_commands(args.profile, chosen or list(claims.values()), dirs)))
         return 0
     from mlflow import MlflowClient
 
@@ -59,11 +69,9 @@ def main(argv: list[str] | None = None) -> int:
               f"(bash experiments/run_claims.sh {args.profile})", file=sys.stderr)
         return 2
     if args.challenger:
+        from actlab.pipeline.config import options
         from actlab.reporting.challenger import NoRunsOfThisVersion, build_challenger_report
-        from actlab.pipeline.config import CONF_DIR, options, use_user_modules
 
-        dirs = [CONF_DIR, *(d.resolve() for d in args.config_dir)]
-        use_user_modules(dirs)
         if args.challenger not in options("activation", dirs):
             print(f"error: --challenger {args.challenger} is not an activation of the config tree "
                   f"(one of {', '.join(options('activation', dirs))}; a file of your own needs --config-dir)", file=sys.stderr)
@@ -79,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     from actlab.reporting.claims_report import build_report
 
     out = args.out or (Path("results") if args.profile == "full" else Path("results/quick"))
-    path = build_report(uri, args.profile, args.claim or [], out, args.wall_time_s, not args.no_mlflow)
+    path = build_report(uri, args.profile, [c.name for c in chosen], out, args.wall_time_s, not args.no_mlflow, dirs)
     print(f"report written: {path}")
     return 0
 

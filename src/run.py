@@ -13,18 +13,15 @@ import traceback
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow C++ start-up chatter (CUDA probes on a CPU box)
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-import warnings  # noqa: E402
+import warnings
 
-import hydra  # noqa: E402
+import hydra
 
-from actlab import PROJECT_ROOT  # noqa: E402
+from actlab import PROJECT_ROOT, SHADOWED_CONFIG_WARNING
 
-# conf/hydra/launcher/joblib.yaml replaces the plugin's config of that name on purpose; Hydra 1.3 warns
-# that merging the two is deprecated. Silenced here for this process and in the launcher's module for
-# joblib's workers. The message starts with a newline, hence the leading \s*.
-warnings.filterwarnings("ignore", message=r"\s*'hydra/(launcher/joblib|launcher/submitit_slurm|sweeper/basic)' is validated against ConfigStore schema")
-from omegaconf import DictConfig  # noqa: E402
-
+# conf/hydra/ replaces plugin configs of the same name on purpose (actlab.SHADOWED_CONFIG_WARNING).
+warnings.filterwarnings("ignore", message=SHADOWED_CONFIG_WARNING)
+from omegaconf import DictConfig  # noqa: E402 - after the warning filter above
 
 # An absolute path: works however this module is started (python -m run, or imported and called).
 CONF_DIR = str(PROJECT_ROOT / "conf")
@@ -32,14 +29,13 @@ CONF_DIR = str(PROJECT_ROOT / "conf")
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 def main(cfg: DictConfig) -> dict | None:
+    from actlab.pipeline import redact
     from actlab.pipeline.config import ConfigError
     from actlab.pipeline.data import DatasetUnavailable
     from actlab.pipeline.preflight import check
     from actlab.pipeline.runner import run
     from actlab.pipeline.sweep import job_context, record_outcome
     from actlab.pipeline.track import TrackingUnreachable
-
-    from actlab.pipeline import redact
 
     # Secrets in the config (under secret-like keys, in URIs) are blanked in every line printed.
     redact.remember_omegaconf(cfg)
@@ -70,7 +66,8 @@ def main(cfg: DictConfig) -> dict | None:
         # In a sweep one job's failure must not stop the others (its MLflow run is already FAILED).
         record_outcome({"status": "failed", "reason": f"{type(error).__name__}: {error}"[:500]})
         if not context.parent_run_id:
-            print(redact.text(traceback.format_exc()), file=sys.stderr, end="")  # a crash inside a run: its traceback is wanted (cli's one-line errors are for input)
+            # A crash inside a run: its traceback is wanted (cli's one-line errors are for input).
+            print(redact.text(traceback.format_exc()), file=sys.stderr, end="")
             sys.exit(1)
         print(redact.text(f"error: job failed: {type(error).__name__}: {error}"), file=sys.stderr)
         return None
@@ -80,10 +77,11 @@ def main(cfg: DictConfig) -> dict | None:
 
 def interrupted_what(cfg: DictConfig, context) -> str:
     """What Ctrl-C stopped, for its one line: the run by its name (and its sweep, if any)."""
-    from actlab.pipeline.config import names
+    from actlab.pipeline.config import initializer_config, names
     from actlab.pipeline.runner import run_name
 
-    return f"run '{run_name(names(cfg), cfg.seed)}'" + (" of a sweep" if context.parent_run_id else "")
+    effective = names(cfg) | {"initializer": initializer_config(cfg)[0]}  # `auto` named as what it chose
+    return f"run '{run_name(effective, cfg.seed)}'" + (" of a sweep" if context.parent_run_id else "")
 
 
 def cli() -> int:
@@ -92,6 +90,7 @@ def cli() -> int:
     exit status 2; Hydra itself prints several lines and exits 1 for the first kinds."""
     from hydra.errors import HydraException
 
+    from actlab.pipeline import redact
     from actlab.pipeline.config import ConfigError
     from actlab.pipeline.preflight import TrackingUnreachable, one_line
 
@@ -105,8 +104,6 @@ def cli() -> int:
     except (HydraException, ConfigError, ValueError) as error:
         # Input errors; Hydra raises plain ValueErrors, too, for overrides it cannot apply
         # (`activation=0`). A crash inside a run never gets here: `main` prints its traceback.
-        from actlab.pipeline import redact
-
         print(f"error: {redact.text(one_line(error))}", file=sys.stderr)
         return 2
     return 0

@@ -1,11 +1,10 @@
-"""Shared fixtures: configs composed the way `python -m run` composes them, shrunk to seconds."""
+"""The suite's guard and fixtures: no test writes into the real home; tiny configs per test (helpers.py)."""
 
 from __future__ import annotations
 
 import atexit
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -27,15 +26,12 @@ for _var, _sub in {"HOME": "", "KERAS_HOME": ".keras", "XDG_CACHE_HOME": ".cache
     os.environ[_var] = str(_SESSION_HOME / _sub)
 os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = str(_SESSION_HOME / ".hypothesis")  # not ./.hypothesis
 
-import pytest  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
+import pytest  # noqa: E402 - after HOME and the caches are redirected above
 
-from actlab.pipeline.config import compose  # noqa: E402
 # Session fixtures for the slow team tests: services started by deploy/ (tests/team_services.py).
 from team_services import slurm_cluster, team_server  # noqa: E402, F401
 
 ROOT = Path(__file__).resolve().parents[1]
-CONF = ROOT / "conf"
 # What a test may never change: the real home's folders that Keras, MLflow, matplotlib and this
 # project write to, and the project's own results/ (tests write to their tmp_path only).
 WATCHED = [REAL_HOME / ".keras", REAL_HOME / ".cache" / "actlab", REAL_HOME / ".config" / "matplotlib",
@@ -63,31 +59,11 @@ def pytest_sessionfinish(session, exitstatus):
         paths = sorted({path for path, _ in changed})
         print(f"\nerror: tests wrote outside their temporary folders: {', '.join(paths[:10])}", file=sys.stderr)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-# Every test run is tiny: 8x8 digits, one epoch, a narrow net, no progress bars.
-TINY = ["dataset=digits", "trainer.epochs=1", "trainer.verbose=0", "model.width=16", "trainer.probe_batch=64"]
-
-
-def compose_config(overrides: list[str], tmp_path: Path | None = None) -> DictConfig:
-    extra = [f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}"] if tmp_path else ["tracking.enabled=false"]
-    return compose(TINY + extra + overrides)
 
 
 @pytest.fixture
 def tiny_cfg(tmp_path):
     """compose(overrides) -> a tiny config that tracks into this test's own SQLite store."""
+    from helpers import compose_config
+
     return lambda *overrides: compose_config(list(overrides), tmp_path)
-
-
-def run_cli(*args: str, cwd: Path = ROOT, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
-    """`python -m run ARGS` as a user types it."""
-    return subprocess.run(
-        [sys.executable, "-m", "run", *args], cwd=cwd, capture_output=True, text=True,
-        timeout=timeout, env={**os.environ, **(env or {})},
-    )
-
-
-def search_runs(db: Path, experiment: str = "activation-lab"):
-    import mlflow
-
-    mlflow.set_tracking_uri(f"sqlite:///{db}")
-    return mlflow.search_runs(experiment_names=[experiment])

@@ -11,9 +11,9 @@ from mlflow import MlflowClient
 from omegaconf import OmegaConf
 
 from actlab.pipeline.config import options
-from actlab.reporting.gallery import activation_config, values_and_slopes
 from actlab.pipeline.runner import run
-from conftest import CONF
+from actlab.reporting.gallery import activation_config, values_and_slopes
+from helpers import CONF
 
 ACTIVATIONS = options("activation")
 
@@ -77,3 +77,22 @@ def test_prelu_shares_alpha_per_channel_in_conv_layers():
     per_element.build((None, 8, 8, 5))
     assert tuple(per_element.alpha.shape) == (8, 8, 5)
     assert isinstance(layer, keras.layers.PReLU) and float(layer.alpha.numpy().ravel()[0]) == 0.25
+
+
+def test_rrelu_draws_its_negative_slope_in_training_and_uses_the_mean_at_test():
+    import keras
+    import numpy as np
+
+    from actlab.pipeline.activations import RReLU
+
+    x = -np.ones((4, 1000), dtype="float32")
+    layer = RReLU(lower=0.125, upper=1 / 3)
+    layer.set_seed(7)
+    trained = -np.asarray(layer(x, training=True))
+    assert 0.125 <= trained.min() and trained.max() <= 1 / 3 and trained.std() > 0.03  # one slope per element
+    assert np.allclose(-np.asarray(layer(x, training=False)), (0.125 + 1 / 3) / 2)
+    assert np.array_equal(np.asarray(layer(-x, training=True)), -x)  # positive inputs pass unchanged
+    again = RReLU(lower=0.125, upper=1 / 3)
+    again.set_seed(7)
+    assert np.array_equal(-np.asarray(again(x, training=True)), trained)  # seeded: the same draws
+    assert keras.ops.shape(layer(x)) == (4, 1000)

@@ -14,7 +14,7 @@ import pytest
 from actlab.pipeline import archives
 from actlab.pipeline.config import compose
 from actlab.pipeline.data import DatasetUnavailable, load_splits
-from conftest import TINY, run_cli, search_runs
+from helpers import TINY, run_cli, search_runs
 
 RNG = np.random.default_rng(0)
 

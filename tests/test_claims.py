@@ -8,9 +8,20 @@ import pandas as pd
 import pytest
 
 from actlab.claims import base as claims
-from actlab.claims.base import CLAIMS, TASK, Evidence, select_learning_rate
-from actlab.stats import friedman, median_ci, paired
-from conftest import ROOT
+from actlab.claims.base import TASK, Evidence, select_learning_rate
+from actlab.claims.registry import discover
+from actlab.reporting import literature
+from actlab.stats import friedman, holm, holm_family, median_ci, paired, rank_biserial
+from helpers import ROOT
+
+CLAIMS = discover()  # the claims of experiments/, by name
+BY_NUMBER = {claim.number: claim for claim in CLAIMS.values()}
+
+
+def rules(number: int):
+    """The module beside claim `number`'s experiment YAML (its rule, its figure, its constants)."""
+    return BY_NUMBER[number].module
+
 
 SEEDS = range(5)
 # Ten seeds: the smallest one-sided Wilcoxon p is 1/1024, small enough to pass Holm's correction over a
@@ -28,10 +39,11 @@ def _noise(seed: int, salt: int = 0) -> float:
     return JITTER[(seed + salt) % len(JITTER)]
 
 
-def test_every_claim_has_its_experiment_file():
-    assert sorted(CLAIMS) == list(range(1, 11))
+def test_every_claim_is_one_yaml_and_one_module_in_experiments():
+    assert len(CLAIMS) >= 10
     for claim in CLAIMS.values():
-        assert (ROOT / "experiments" / f"{claim.experiment}.yaml").exists()
+        assert claim.path == ROOT / "conf" / "experiment" / f"{claim.name}.yaml" or claim.path.parent.name == "experiments"
+        assert claim.path.with_suffix(".py").exists() and callable(claim.analyze)
 
 
 def test_statistics_helpers():
@@ -63,7 +75,7 @@ def _tanh_sigmoid(tanh_auc: float) -> Evidence:
 
 @pytest.mark.parametrize("tanh_auc,verdict", [(0.9, "supported"), (0.7, "not supported"), (0.8, "inconclusive")])
 def test_claim2_rule(tanh_auc, verdict, tmp_path):
-    assert claims.tanh_vs_sigmoid(_tanh_sigmoid(tanh_auc), tmp_path / "f.png").verdict == verdict
+    assert rules(2).analysis(_tanh_sigmoid(tanh_auc), tmp_path / "f.png").verdict == verdict
 
 
 def _dying(relu_dead: float, elu_dead: float) -> Evidence:
@@ -80,7 +92,7 @@ def _dying(relu_dead: float, elu_dead: float) -> Evidence:
 @pytest.mark.parametrize("relu_dead,elu_dead,verdict",
                          [(0.5, 0.0, "supported"), (0.5, 0.5, "mixed"), (0.01, 0.0, "not supported")])
 def test_claim3_rule(relu_dead, elu_dead, verdict, tmp_path):
-    assert claims.dying_relu(_dying(relu_dead, elu_dead), tmp_path / "f.png").verdict == verdict
+    assert rules(3).analysis(_dying(relu_dead, elu_dead), tmp_path / "f.png").verdict == verdict
 
 
 def _prelu(gap_small: float, acc_large: float) -> Evidence:
@@ -98,7 +110,7 @@ def _prelu(gap_small: float, acc_large: float) -> Evidence:
 @pytest.mark.parametrize("gap_small,acc_large,verdict",
                          [(0.2, 0.9, "supported"), (0.2, 0.8, "mixed"), (0.1, 0.8, "inconclusive"), (0.0, 0.7, "not supported")])
 def test_claim4_rule(gap_small, acc_large, verdict, tmp_path):
-    assert claims.prelu_overfitting(_prelu(gap_small, acc_large), tmp_path / "f.png").verdict == verdict
+    assert rules(4).analysis(_prelu(gap_small, acc_large), tmp_path / "f.png").verdict == verdict
 
 
 def _elu(elu_edge: float) -> Evidence:
@@ -111,14 +123,14 @@ def _elu(elu_edge: float) -> Evidence:
 
 @pytest.mark.parametrize("edge,verdict", [(0.02, "supported"), (-0.02, "not supported"), (0.0, "inconclusive")])
 def test_claim5_rule(edge, verdict, tmp_path):
-    assert claims.elu_converges_faster(_elu(edge), tmp_path / "f.png").verdict == verdict
+    assert rules(5).analysis(_elu(edge), tmp_path / "f.png").verdict == verdict
 
 
 @pytest.mark.parametrize("elu_ratio,verdict", [(1.3, "supported"), (1.0, "not supported")])
 def test_claim6_rule(elu_ratio, verdict, tmp_path):
     rows = [{"activation": a, "model": m, "seed": s, "inference_ms": 10 * (elu_ratio if a == "elu" else 1) * (1 + abs(_noise(s)))}
             for a in ("relu", "elu") for m in ("mlp", "deep_mlp") for s in SEEDS]
-    assert claims.inference_speed(Evidence(_table(rows)), tmp_path / "f.png").verdict == verdict
+    assert rules(6).analysis(Evidence(_table(rows)), tmp_path / "f.png").verdict == verdict
 
 
 def _ranking(order: list[str]) -> Evidence:
@@ -129,10 +141,10 @@ def _ranking(order: list[str]) -> Evidence:
 
 
 def test_claim8_rule(tmp_path):
-    article = claims.ARTICLE_RANKING
-    assert claims.ranking(_ranking(article), tmp_path / "f.png").verdict == "supported"
-    assert claims.ranking(_ranking(article[::-1]), tmp_path / "f.png").verdict == "not supported"
-    assert claims.ranking(_ranking(["elu", "selu", "relu", "leaky_relu", "sigmoid", "tanh"]), tmp_path / "f.png").verdict == "mixed"
+    article = rules(8).ARTICLE_RANKING
+    assert rules(8).analysis(_ranking(article), tmp_path / "f.png").verdict == "supported"
+    assert rules(8).analysis(_ranking(article[::-1]), tmp_path / "f.png").verdict == "not supported"
+    assert rules(8).analysis(_ranking(["elu", "selu", "relu", "leaky_relu", "sigmoid", "tanh"]), tmp_path / "f.png").verdict == "mixed"
 
 
 @pytest.mark.parametrize("default_penalty,verdict", [(0.0, "supported"), (0.05, "not supported")])
@@ -140,7 +152,7 @@ def test_claim9_rule(default_penalty, verdict, tmp_path):
     rows = [{"activation": "leaky_relu", "activation.negative_slope": slope, TASK: t, "seed": s,
              "test_accuracy": 0.9 - (default_penalty if slope == "0.3" else 0) + _noise(s, int(float(slope) * 10))}
             for slope in ("0.01", "0.2", "0.3") for t in ("a", "b") for s in SEEDS]
-    assert claims.leaky_slope(Evidence(_table(rows)), tmp_path / "f.png").verdict == verdict
+    assert rules(9).analysis(Evidence(_table(rows)), tmp_path / "f.png").verdict == verdict
 
 
 def _layers(grad_first: float, mean: float = 0.0, std: float = 1.0) -> pd.DataFrame:
@@ -155,8 +167,8 @@ def test_claim1_rule(tmp_path):
         rows = [{"activation": a, "model.depth": "3", "seed": s, "run_id": a} for a in grads for s in SEEDS]
         return Evidence(pd.DataFrame(rows).assign(status="FINISHED", diverged=False), layers=lambda run_id: _layers(grads[run_id]))
 
-    assert claims.vanishing_gradients(evidence(0.01), tmp_path / "f.png").verdict == "supported"
-    assert claims.vanishing_gradients(evidence(1.0), tmp_path / "f.png").verdict == "mixed"
+    assert rules(1).analysis(evidence(0.01), tmp_path / "f.png").verdict == "supported"
+    assert rules(1).analysis(evidence(1.0), tmp_path / "f.png").verdict == "mixed"
 
 
 def test_claim1_keeps_a_gradient_that_underflowed_to_zero_in_its_figure(tmp_path):
@@ -169,7 +181,7 @@ def test_claim1_keeps_a_gradient_that_underflowed_to_zero_in_its_figure(tmp_path
     evidence = Evidence(pd.DataFrame(rows).assign(status="FINISHED", diverged=False), layers=lambda run_id: _layers(grads[run_id]))
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # "divide by zero encountered in log10"
-        result = claims.vanishing_gradients(evidence, tmp_path / "f.png")
+        result = rules(1).analysis(evidence, tmp_path / "f.png")
     assert result.verdict == "supported"
     assert any(n.startswith("sigmoid at init, depth 50: ‖∇W₁‖/‖∇W_L‖ = 0 ") for n in result.numbers)
     assert (tmp_path / "f.png").stat().st_size > 10_000
@@ -185,8 +197,8 @@ def test_claim1_judges_the_plain_stack_and_shows_the_residual_control(tmp_path):
              for a in plain for s in SEEDS]
     grads = {f"plain-{a}": g for a, g in plain.items()} | {f"res-{a}": 0.9 for a in plain}
     evidence = Evidence(pd.DataFrame(rows).assign(status="FINISHED", diverged=False), layers=lambda run_id: _layers(grads[run_id]))
-    result = claims.vanishing_gradients(evidence, tmp_path / "f.png")
-    assert result.verdict == "supported" and result.values["depth"] == 3
+    result = rules(1).analysis(evidence, tmp_path / "f.png")
+    assert result.verdict == "supported" and result.details.depth == 3
     control = [n for n in result.numbers if n.startswith("control, resmlp (50 residual blocks)")]
     assert len(control) == 1 and "no function's gradient vanishes" in control[0]
     assert (tmp_path / "f.png").stat().st_size > 10_000
@@ -200,22 +212,20 @@ def test_claim7_rule(tmp_path):
                 frame.loc[frame["step"] == 3, "act_std"] = trained_std
             return frame
 
-        rows = [{claims.CONDITION: c, "seed": s, "run_id": c} for c in ("selu_lecun", "selu_he_normal") for s in SEEDS]
+        rows = [{rules(7).CONDITION: c, "seed": s, "run_id": c} for c in ("selu_lecun", "selu_he_normal") for s in SEEDS]
         return Evidence(pd.DataFrame(rows).assign(status="FINISHED", diverged=False), layers=layers)
 
-    assert claims.selu_self_normalization(evidence(1.05), tmp_path / "f.png").verdict == "supported"
-    assert claims.selu_self_normalization(evidence(2.0), tmp_path / "f.png").verdict == "mixed"
+    assert rules(7).analysis(evidence(1.05), tmp_path / "f.png").verdict == "supported"
+    assert rules(7).analysis(evidence(2.0), tmp_path / "f.png").verdict == "mixed"
 
 
 def test_no_runs_is_inconclusive_not_an_error(tmp_path):
     empty = Evidence(pd.DataFrame({"status": ["missing"], "diverged": [False], "activation": ["relu"]}))
     for number in range(1, 10):
-        assert CLAIMS[number].analyze(empty, tmp_path / "f.png").verdict == "inconclusive"
+        assert BY_NUMBER[number].analyze(empty, tmp_path / "f.png").verdict == "inconclusive"
 
 
-# --- issue 14: multiple comparisons, collapse, stability, literature, report columns --------------
-from actlab.reporting import literature  # noqa: E402
-from actlab.stats import holm, holm_family, rank_biserial  # noqa: E402
+# --- multiple comparisons, collapse, stability, literature, report columns ----------------------
 
 
 def test_holm_on_known_p_values():
@@ -248,7 +258,7 @@ def test_five_seeds_cannot_pass_holm_over_a_claims_tests(tmp_path):
              "generalization_gap": (0.2 if a == "prelu" and f == "0.05" else 0.1) + _noise(s, a == "prelu"),
              "test_accuracy": (0.9 if a == "prelu" and f == "1.0" else 0.8) + _noise(s, a == "prelu")}
             for a in ("relu", "prelu") for f, n in (("0.05", 100), ("1.0", 2000)) for s in SEEDS]
-    result = claims.prelu_overfitting(Evidence(_table(rows)), tmp_path / "f.png")
+    result = rules(4).analysis(Evidence(_table(rows)), tmp_path / "f.png")
     assert result.verdict == "inconclusive"
     assert "Holm p(>0)=0.188 over 6 tests, raw 0.0312" in result.numbers[0]
 
@@ -278,19 +288,19 @@ def _collapsing(chance: float | None = 0.1) -> Evidence:
 
 
 def test_claim3_collapsed_networks_are_named_and_not_judged(tmp_path):
-    result = claims.dying_relu(_collapsing(), tmp_path / "f.png")
+    result = rules(3).analysis(_collapsing(), tmp_path / "f.png")
     assert result.verdict == "supported"  # judged at 0.01, where every network still learns
     assert any("relu at lr 0.1" in n and "not judged" in n for n in result.numbers)
     assert any(n.startswith("collapsed — activation elu, lr 0.1: 5 of 5") for n in result.numbers)
     assert any("best val accuracy (median, all runs) 0.100" in n for n in result.numbers)
     # Without a chance level no run can be called collapsed: the old reading (ELU "dies" at 0.1) comes back.
-    assert claims.dying_relu(_collapsing(chance=None), tmp_path / "f.png").verdict == "mixed"
+    assert rules(3).analysis(_collapsing(chance=None), tmp_path / "f.png").verdict == "mixed"
 
 
 def test_claim3_relu_learning_only_at_the_smallest_rate_is_inconclusive():
-    table = claims._dead_table(_collapsing())
+    table = rules(3)._dead_table(_collapsing())
     table = table[~((table["activation"] == "relu") & (table["lr"] == 0.01))]
-    assert claims.dead_share_verdict(table).verdict == "inconclusive"
+    assert rules(3).dead_share_verdict(table).verdict == "inconclusive"
 
 
 def test_claim7_after_training_ignores_collapsed_runs(tmp_path):
@@ -300,9 +310,9 @@ def test_claim7_after_training_ignores_collapsed_runs(tmp_path):
             frame.loc[frame["step"] == 3, "act_std"] = 2.0  # drifted after training
         return frame
 
-    rows = [{claims.CONDITION: c, "seed": s, "run_id": c, "best_val_accuracy": 0.1 if c == "selu_lecun" else 0.9, "chance": 0.1}
+    rows = [{rules(7).CONDITION: c, "seed": s, "run_id": c, "best_val_accuracy": 0.1 if c == "selu_lecun" else 0.9, "chance": 0.1}
             for c in ("selu_lecun", "selu_he_normal") for s in SEEDS]
-    result = claims.selu_self_normalization(Evidence(_table(rows), layers=layers), tmp_path / "f.png")
+    result = rules(7).analysis(Evidence(_table(rows), layers=layers), tmp_path / "f.png")
     assert result.verdict == "mixed"
     assert not any(n.startswith("selu_lecun after training") for n in result.numbers)  # not read from collapsed runs
     assert any("selu_lecun: 5 collapsed run(s)" in n for n in result.numbers)
@@ -319,35 +329,35 @@ def _timings(log_ratios: list[float]) -> pd.DataFrame:
 
 
 def test_claim6_paired_test_and_holm(tmp_path):
-    result = claims.inference_speed(Evidence(_timings([0.18, 0.17, 0.19, 0.16, 0.2])), tmp_path / "f.png")
+    result = rules(6).analysis(Evidence(_timings([0.18, 0.17, 0.19, 0.16, 0.2])), tmp_path / "f.png")
     assert result.verdict == "supported"
     assert any("ELU / ReLU forward-pass time ratio" in n and "Holm" in n and "over 4 tests" in n for n in result.numbers)
 
 
 def test_stability_of_a_borderline_and_a_firm_verdict():
-    borderline = claims.stability_of_table(claims.inference_speed_rule, _timings([0.08, 0.02, 0.06, -0.01, 0.07]))
+    borderline = claims.stability_of_table(rules(6).inference_speed_rule, _timings([0.08, 0.02, 0.06, -0.01, 0.07]))
     assert borderline is not None and borderline.share < claims.STABLE_SHARE and borderline.unstable
     assert "unstable" in str(borderline) and borderline.blocks == ("seed",)
-    firm = claims.stability_of_table(claims.inference_speed_rule, _timings([0.18, 0.17, 0.19, 0.16, 0.2]))
+    firm = claims.stability_of_table(rules(6).inference_speed_rule, _timings([0.18, 0.17, 0.19, 0.16, 0.2]))
     assert firm.share == 1.0 and not firm.unstable
     # Seeded: the same table gives the same stability.
-    again = claims.stability_of_table(claims.inference_speed_rule, _timings([0.08, 0.02, 0.06, -0.01, 0.07]))
+    again = claims.stability_of_table(rules(6).inference_speed_rule, _timings([0.08, 0.02, 0.06, -0.01, 0.07]))
     assert again == borderline
 
 
 def test_block_resampling_keeps_whole_blocks_and_relabels_them():
-    table = _ranking(claims.ARTICLE_RANKING).table
+    table = _ranking(rules(8).ARTICLE_RANKING).table
     resample = claims.resample_blocks(table, np.random.default_rng(0))
     assert len(resample) == len(table)  # every block has the same number of runs here
     sizes = resample.groupby([TASK, "seed"]).size()
-    assert (sizes == len(claims.ARTICLE_RANKING)).all()  # each drawn block keeps every run, none merged
+    assert (sizes == len(rules(8).ARTICLE_RANKING)).all()  # each drawn block keeps every run, none merged
 
 
 def test_stability_goes_through_the_claims_own_analysis():
-    evidence = _ranking(claims.ARTICLE_RANKING)
-    result = claims.stability(claims.ranking, evidence, resamples=20)
+    evidence = _ranking(rules(8).ARTICLE_RANKING)
+    result = claims.stability(rules(8).analysis, evidence, resamples=20)
     assert result is not None and result.resamples == 20 and result.share == 1.0
-    assert claims.stability(claims.formulas, evidence) is None  # deterministic checks: nothing to resample
+    assert claims.stability(rules(10).analysis, evidence) is None  # deterministic checks: nothing to resample
 
 
 def test_literature_rows_compare_directions_computed_from_runs(tmp_path):
@@ -356,46 +366,47 @@ def test_literature_rows_compare_directions_computed_from_runs(tmp_path):
              "model.kind": "mlp", "model.depth": d, "val_accuracy_auc": 0.8 - 0.01 * order.index(a) + _noise(s, order.index(a)),
              "test_accuracy": 0.95 - 0.02 * order.index(a) + _noise(s, order.index(a))}
             for a in order for t, d in (("shallow", "3"), ("deep", "20")) for s in SEEDS10]
-    result = claims.ranking(Evidence(_table(rows)), tmp_path / "f.png")
-    table = {r["paper"].split(",")[0]: r for r in literature.rows({8: result, 5: result})}
+    result = rules(8).analysis(Evidence(_table(rows)), tmp_path / "f.png")
+    five = rules(5).analysis(Evidence(_table(rows)), tmp_path / "g.png")
+    table = {r["paper"].split(",")[0]: r for r in literature.rows([(BY_NUMBER[8], result), (BY_NUMBER[5], five)])}
     assert table["Ramachandran et al. 2017"]["agrees"] == "yes"  # swish ahead in every block
     assert "swish − relu test accuracy: Δ +4." in table["Ramachandran et al. 2017"]["harness"]
     assert table["Klambauer et al. 2017"]["agrees"] == "no (opposite, significant)"  # selu behind relu here
     assert "3 layers" in table["Klambauer et al. 2017"]["harness"] and "20 layers" in table["Klambauer et al. 2017"]["harness"]
     assert table["Clevert et al. 2016"]["agrees"] == "yes"
-    assert table["He et al. 2015"]["harness"] == "n/a (no runs)"  # claim 4 not given
-    assert "number not found" in table["Xu et al. 2015"]["published"]
-    for entry in literature.LITERATURE:
-        assert entry.source and entry.direction  # every published row says where it comes from
+    assert "He et al. 2015" not in table  # claim 4 not given: its rows are not in the table
+    for claim in CLAIMS.values():
+        for entry in literature.entries(claim):
+            assert entry.source and entry.direction  # every published row says where it comes from
 
 
 def test_render_has_stability_column_and_literature_table(tmp_path):
     from actlab.reporting.claims_report import render
 
-    evidence = _ranking(claims.ARTICLE_RANKING)
-    result = claims.ranking(evidence, None)
-    result.stability = claims.stability(claims.ranking, evidence, resamples=10)
+    evidence = _ranking(rules(8).ARTICLE_RANKING)
+    result = rules(8).analysis(evidence, None)
+    result.stability = claims.stability(rules(8).analysis, evidence, resamples=10)
     header = {"machine": "m", "versions": "v", "wall_time": "w", "runs": "r", "commands": ["c"], "code": "results version 7"}
-    text = render("quick", [(CLAIMS[8], evidence, result)], tmp_path, header)
+    text = render("quick", [(BY_NUMBER[8], evidence, result)], tmp_path, header)
     assert "- **Code versions:** results version 7" in text
     assert "| # | The article says | Measured | Verdict | Stability |" in text
-    from actlab.reporting.claims_report import VERDICT_MARK
+    from actlab.reporting.markdown import VERDICT_MARK
 
     assert f"| {VERDICT_MARK[result.verdict]} | 100% |" in text
     assert "| 100% |" in text and "**Stability:** 100% — 10 of 10 bootstrap resamples" in text
     assert "## The literature side by side" in text and "Mishkin et al. 2017" in text
     assert "Holm" in text
     # Claim 5's runs come from claim 8's sweep (Claim.within): its section says where they were trained.
-    five = render("quick", [(CLAIMS[5], evidence, result)], tmp_path, header)
+    five = render("quick", [(BY_NUMBER[5], evidence, result)], tmp_path, header)
     def runs_line(report: str) -> str:
         return next(line for line in report.splitlines() if line.startswith("**Runs:**"))  # the claim section's
 
-    assert "in claim 8's sweep" in runs_line(five) and "in claim 8's sweep" not in runs_line(text)
+    assert "in claim08_ranking's sweep" in runs_line(five) and "in claim08_ranking's sweep" not in runs_line(text)
 
 
 def test_too_few_blocks_give_no_stability():
     table = _timings([0.1, 0.2])  # two seeds: two blocks
-    assert claims.stability_of_table(claims.inference_speed_rule, table) is None
+    assert claims.stability_of_table(rules(6).inference_speed_rule, table) is None
 
 
 def test_chance_level_is_read_from_each_runs_logged_majority_share():
@@ -412,7 +423,7 @@ def test_claim3_names_units_lost_where_only_relu_collapsed(tmp_path):
     table = evidence.table
     elu_high = (table["activation"] == "elu") & (table["optimizer.learning_rate"] == "0.1")
     table.loc[elu_high, "best_val_accuracy"] = 0.8  # ELU still learns at 0.1, with most units constant
-    result = claims.dying_relu(Evidence(table), tmp_path / "f.png")
+    result = rules(3).analysis(Evidence(table), tmp_path / "f.png")
     assert result.verdict == "supported"  # judged at 0.01, where ReLU learns; ReLU has no comparison at 0.1
     assert any("Not compared with ReLU" in n and "elu at lr 0.1" in n and "0.65" in n for n in result.notes)
 
@@ -420,14 +431,71 @@ def test_claim3_names_units_lost_where_only_relu_collapsed(tmp_path):
 def test_a_challengers_verdict_carries_the_stability_of_the_claims_own_rule(tmp_path):
     """Serf in ELU's place in claim 6: the verdict and its stability come from the claim's rule on the
     same table REPORT.md's would resample, so a borderline timing table is marked unstable here too."""
-    from actlab.reporting.challenger import IN_PLACE_OF, _in_place_of
-    from actlab.claims.base import judge
+    from actlab.reporting.challenger import view
 
     borderline = [0.08, 0.02, 0.06, -0.01, 0.07]
     table = pd.concat([_timings(borderline), _timings(borderline).query("activation == 'elu'").assign(activation="serf")])
-    column, subject = IN_PLACE_OF[6]
-    result = judge(CLAIMS[6], _in_place_of(Evidence(table), column, subject, "serf"), tmp_path / "f.png")
+    result = view(BY_NUMBER[6], "serf", Evidence(table.reset_index(drop=True)), tmp_path, [], tmp_path)
     stable = result.stability
-    assert result.verdict == claims.inference_speed_rule(_timings(borderline)).verdict
-    assert stable == claims.stability_of_table(claims.inference_speed_rule, _timings(borderline), seed=6)
+    assert result.verdict == rules(6).inference_speed_rule(_timings(borderline)).verdict
+    assert any(n.startswith("mlp: serf / ReLU forward-pass time") for n in result.numbers)  # asked of serf, not ELU
+    assert stable == claims.stability_of_table(rules(6).inference_speed_rule, _timings(borderline), seed=6)
     assert stable.unstable
+
+
+# --- claims 11 and 12, and a user's own claim: each one YAML and one module ------------------------
+def _elu_selu(broken_gain: float, intact_gain: float) -> Evidence:
+    rows = [{"activation": a, TASK: task, "seed": s, "best_val_accuracy": 0.9,
+             "test_accuracy": 0.9 + (gain if a == "elu" else 0.0) + _noise(s, a == "elu")}
+            for task, gain in (("digits_cnn", broken_gain), ("mnist_resmlp", broken_gain), ("mnist_deep_mlp", intact_gain))
+            for a in ("elu", "selu") for s in SEEDS10]
+    return Evidence(_table(rows))
+
+
+@pytest.mark.parametrize("broken,intact,verdict", [(0.02, 0.0, "supported"), (-0.02, 0.0, "not supported"),
+                                                   (0.02, 0.02, "mixed"), (0.0, 0.0, "inconclusive")])
+def test_claim11_rule(broken, intact, verdict, tmp_path):
+    assert rules(11).analysis(_elu_selu(broken, intact), tmp_path / "f.png").verdict == verdict
+
+
+def _small_data(rrelu_gap: float, rrelu_acc: float) -> Evidence:
+    rows = [{"activation": a, TASK: task, "seed": s, "best_val_accuracy": 0.8, "data.n_train": 300,
+             "generalization_gap": (rrelu_gap if a == "rrelu" else 0.2) + _noise(s, len(a)),
+             "test_accuracy": (rrelu_acc if a == "rrelu" else 0.7) + _noise(s, len(a) + 1)}
+            for task in ("mnist_small_mlp", "mnist1d_small_mlp") for a in ("rrelu", "relu", "leaky_relu", "prelu") for s in SEEDS]
+    return Evidence(_table(rows))
+
+
+@pytest.mark.parametrize("gap,acc,verdict", [(0.1, 0.75, "supported"), (0.3, 0.65, "not supported"), (0.1, 0.65, "mixed")])
+def test_claim12_rule(gap, acc, verdict, tmp_path):
+    assert rules(12).analysis(_small_data(gap, acc), tmp_path / "f.png").verdict == verdict
+
+
+def test_a_users_claim_from_a_config_dir_joins_the_registry(tmp_path):
+    import shutil
+
+    user = tmp_path / "conf"
+    shutil.copytree(ROOT / "examples" / "my_claim", user)
+    claims = discover([ROOT / "conf", user])
+    mine = claims["smooth_gradients"]
+    assert mine.number is None and mine.label == "Claim smooth_gradients" and list(claims)[-1] == "smooth_gradients"
+    layers = pd.DataFrame({"step": [0, 0, 0], "layer": [1, 2, 3], "grad_norm": [2.0, 1.0, 1.0]})
+    rows = [{"activation": a, "seed": 0} for a in ("gelu", "elu")]
+    result = mine.analyze(Evidence(_table(rows), layers=lambda run_id: layers), tmp_path / "f.png")
+    assert result.verdict == "supported" and (tmp_path / "f.png").exists()
+
+
+def test_a_malformed_claim_is_named_in_one_line(tmp_path):
+    from actlab.claims.registry import ClaimError
+
+    folder = tmp_path / "experiment"
+    folder.mkdir()
+    (folder / "mine.yaml").write_text("claim:\n  title: t\n  article: a\n  titel: typo\n")
+    with pytest.raises(ClaimError, match="mine.yaml: claim.titel is not a claim key"):
+        discover([tmp_path])
+    (folder / "mine.yaml").write_text("claim:\n  title: t\n  article: a\n")
+    with pytest.raises(ClaimError, match="no module mine.py beside it"):
+        discover([tmp_path])
+    (folder / "mine.py").write_text("x = 1\n")
+    with pytest.raises(ClaimError, match="defines no `analysis`"):
+        discover([tmp_path])

@@ -9,8 +9,10 @@ import sys
 
 import pytest
 
-from actlab.claims.base import CLAIMS
-from conftest import ROOT
+from actlab.claims.registry import discover
+from helpers import ROOT
+
+CLAIMS = discover()
 
 VERDICTS = ("✅ supported", "❌ not supported", "◐ mixed", "？ inconclusive")
 
@@ -27,14 +29,16 @@ for experiment in sys.argv[2:]:
 """
 # Two such processes side by side, one per core, into one store (as two sweeps may be): the claims
 # that share runs (5, 8, 9) in one of them, so neither waits on the other's claim of a config.
-HALVES = ([1, 5, 8, 9], [2, 3, 4, 6, 7, 10])
+HALVES = (["claim01_vanishing_gradients", "claim05_elu", "claim08_ranking", "claim09_leaky_slope", "claim11_elu_where_selu_breaks"],
+          ["claim02_tanh_vs_sigmoid", "claim03_dying_relu", "claim04_prelu_overfitting", "claim06_inference_speed",
+           "claim07_selu_self_normalization", "claim10_formulas", "claim12_rrelu_when_overfitting"])
 
 
 def _quick_claims(tmp_path):
     db = tmp_path / "mlflow.db"
     assert sorted(n for half in HALVES for n in half) == sorted(CLAIMS)
     code = f"DB = {str(db)!r}\nOUT = {str(tmp_path)!r}\n" + SWEEPS
-    halves = [subprocess.Popen([sys.executable, "-c", code, "-", *[CLAIMS[n].experiment for n in half]], cwd=ROOT,
+    halves = [subprocess.Popen([sys.executable, "-c", code, "-", *half], cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for half in HALVES]
     for half in halves:
         stdout, stderr = half.communicate(timeout=900)
@@ -44,6 +48,7 @@ def _quick_claims(tmp_path):
     return db
 
 
+@pytest.mark.slow
 def test_every_claim_quick_then_the_report(tmp_path):
     db = _quick_claims(tmp_path)
 
@@ -53,12 +58,12 @@ def test_every_claim_quick_then_the_report(tmp_path):
     assert report.returncode == 0, report.stderr[-3000:]
     text = (out / "REPORT.md").read_text()
     for claim in CLAIMS.values():
-        section = text.split(f"## Claim {claim.number}: ")[1].split("\n## ")[0]
-        assert any(f"**Verdict:** {v}" in section for v in VERDICTS), claim.slug
-        assert "missing" not in section.split("**Runs:**")[1].splitlines()[0], claim.slug
-        assert (out / "figures" / f"claim{claim.number:02d}_{claim.slug}.png").stat().st_size > 10_000
+        section = text.split(f"## {claim.label}: ")[1].split("\n## ")[0]
+        assert any(f"**Verdict:** {v}" in section for v in VERDICTS), claim.name
+        assert "missing" not in section.split("**Runs:**")[1].splitlines()[0], claim.name
+        assert (out / "figures" / f"{claim.name}.png").stat().st_size > 10_000
     # The report is logged to MLflow too.
-    from conftest import search_runs
+    from helpers import search_runs
 
     runs = search_runs(db, "claims-quick")
     assert (runs["tags.report"] == "true").sum() == 1
@@ -73,8 +78,8 @@ def test_report_refuses_a_missing_experiment(tmp_path):
 
 
 def test_report_rejects_an_unknown_claim():
-    done = subprocess.run([sys.executable, "-m", "report", "--claim", "11"], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2 and "invalid choice: 11" in done.stderr
+    done = subprocess.run([sys.executable, "-m", "report", "--claim", "99"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stderr.strip().startswith("error: --claim 99 is not a claim (one of: 1, 2,")
 
 
 @pytest.mark.slow
@@ -99,5 +104,25 @@ def test_a_function_from_outside_the_project_gets_its_challenger_report(tmp_path
     assert "| Verdict | Stability |" in text and "**Stability:** n/a" in text  # the quick profile's one seed: nothing to resample
     summary = [line for line in text.splitlines() if line.startswith("| ") and line[2:4].strip().isdigit()]
     assert len(summary) == len(CLAIMS) and all(any(v in line for v in (*VERDICTS, "does not apply")) for line in summary)
-    for figure in ("serf_ranking.png", "serf_claim07_selu_self_normalizes.png", "serf_claim10_formulas_and_code.png"):
+    for figure in ("serf_ranking.png", "serf_claim07_selu_self_normalization.png", "serf_claim10_formulas.png"):
         assert (tmp_path / "challengers" / "figures" / figure).stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_a_users_own_claim_runs_and_is_reported_without_touching_src(tmp_path):
+    """examples/my_claim copied outside the project: its sweep, then its section in a report."""
+    user = tmp_path / "my_conf"
+    shutil.copytree(ROOT / "examples" / "my_claim", user)
+    db = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    swept = subprocess.run([sys.executable, "-m", "run", "-m", "--config-dir", str(user), "experiment=smooth_gradients",
+                            "profile=quick", f"tracking.uri={db}", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert swept.returncode == 0 and "sweep: 4 finished" in swept.stdout, swept.stderr[-3000:]
+    written = subprocess.run([sys.executable, "-m", "report", "--claim", "smooth_gradients", "--config-dir", str(user),
+                              "--profile", "quick", "--uri", db, "--out", str(tmp_path / "out"), "--no-mlflow"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert written.returncode == 0, written.stderr[-3000:]
+    text = (tmp_path / "out" / "REPORT-smooth_gradients.md").read_text()
+    assert "## Claim smooth_gradients: smooth functions keep gradients within 10x" in text
+    assert any(f"**Verdict:** {v}" in text for v in VERDICTS) and "4 finished of 4" in text
+    assert (tmp_path / "out" / "figures" / "smooth_gradients.png").stat().st_size > 10_000

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
 
 from actlab.pipeline.config import options
 from actlab.pipeline.data import DatasetUnavailable, load_splits
-from conftest import CONF, compose_config
-from omegaconf import OmegaConf
+from helpers import CONF, compose_config
 
 DATASETS = {name: OmegaConf.load(CONF / "dataset" / f"{name}.yaml") for name in options("dataset")}
 OFFLINE = [name for name, spec in DATASETS.items() if not spec.get("downloads")]

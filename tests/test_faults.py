@@ -18,7 +18,7 @@ from mlflow import MlflowClient
 
 from actlab.pipeline.config import compose
 from actlab.pipeline.preflight import StoreUnusable, check
-from conftest import ROOT, TINY, run_cli, search_runs
+from helpers import ROOT, TINY, run_cli, search_runs
 
 
 def _digest(path) -> str:

@@ -7,11 +7,12 @@ from __future__ import annotations
 import string
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from actlab.pipeline.config import ConfigError, compose
 from actlab.pipeline.preflight import check, one_line
-from conftest import CONF, TINY, run_cli, search_runs
+from helpers import CONF, TINY, run_cli, search_runs
 
 GROUPS = sorted(p.name for p in CONF.iterdir() if p.is_dir())
 OPTIONS = {group: sorted(f.stem for f in (CONF / group).glob("*.yaml")) for group in GROUPS}
@@ -48,7 +49,7 @@ def outcome(overrides: list[str], tmp_path) -> str | None:
     composing, anything but ConfigError would be a traceback for the user: a bug."""
     try:
         cfg = compose(TINY + [f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}"] + overrides)
-    except Exception as error:  # noqa: BLE001 - what run.cli catches before the run starts
+    except Exception as error:
         return one_line(error) or type(error).__name__
     try:
         check(cfg)

@@ -11,8 +11,8 @@ import subprocess
 import sys
 
 from actlab.pipeline.version import RESULTS_VERSION
-from conftest import ROOT
 from golden_run import COMMAND, GOLDEN, differences
+from helpers import ROOT
 
 WHY = ("Resume and the report use only runs of this code's RESULTS_VERSION (src/actlab/version.py); "
        "runs made by code whose numbers differ must not be mixed with these.")

@@ -7,8 +7,8 @@ import pytest
 
 from actlab.pipeline import model as model_stage
 from actlab.pipeline.activations import activation_layers
-from actlab.reporting.gallery import activation_config
 from actlab.pipeline.probe import STATISTICS, LayerProbe
+from actlab.reporting.gallery import activation_config
 
 X = np.array([[1, 2], [-1, -0.5], [2, -3], [3, 1]], dtype=np.float32)
 Y = np.array([0, 1, 0, 1], dtype=np.int32)

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 from actlab.pipeline import redact
-from conftest import ROOT, TINY
+from helpers import ROOT, TINY
 
 
 def test_uri_passwords_secret_keys_and_env_values_are_blanked(monkeypatch):

@@ -7,20 +7,22 @@ import sys
 
 import pytest
 
-from actlab.claims.base import CLAIMS
+from actlab.claims.registry import discover
 from actlab.pipeline.config import compose, fingerprint
 from actlab.reporting.claims_report import expected_jobs
-from conftest import ROOT
+from helpers import ROOT
+
+CLAIMS = discover()
 
 
-@pytest.mark.parametrize("experiment", sorted({claim.experiment for claim in CLAIMS.values()}))
+@pytest.mark.parametrize("experiment", sorted(CLAIMS))
 def test_expected_jobs_have_the_fingerprints_of_a_full_compose_of_each_job(experiment):
     jobs = expected_jobs(experiment, "quick")
     assert len(jobs) > 0 and jobs["fingerprint"].is_unique
+    assert "fingerprint" in jobs and not any(c.startswith(("+", "~")) or "/" in c for c in jobs)  # plain column names
     base = [f"experiment={experiment}", "profile=quick"]
-    for _, job in jobs.iterrows():
-        overrides = [f"{key}={value}" for key, value in job.items() if key != "fingerprint"]
-        assert job["fingerprint"] == fingerprint(compose(base + overrides)), overrides
+    for overrides, fp in zip(jobs.attrs["overrides"], jobs["fingerprint"]):
+        assert fp == fingerprint(compose(base + overrides)), overrides
 
 
 def test_report_lists_the_sweeps_that_run_claims_sh_runs():
@@ -29,9 +31,9 @@ def test_report_lists_the_sweeps_that_run_claims_sh_runs():
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     run = [c for c in CLAIMS.values() if c.within is None]  # claim 5's jobs are run by claim 8's sweep
-    assert [line.split()[4] for line in lines] == [f"experiment={c.experiment}" for c in run]
+    assert [line.split()[4] for line in lines] == [f"experiment={c.name}" for c in run]
     assert all(line.endswith(f"hydra.launcher.n_jobs={c.workers}") for line, c in zip(lines, run))
-    assert CLAIMS[6].workers == 1  # it times forward passes: no second job beside it
+    assert CLAIMS["claim06_inference_speed"].workers == 1  # it times forward passes: no second job beside it
     assert '"$PYTHON" -m report --profile "$profile" --commands' in (ROOT / "experiments" / "run_claims.sh").read_text()
 
 
@@ -42,11 +44,11 @@ def test_a_claim_run_within_another_sweep_is_a_subset_of_it_in_every_profile():
 
     from actlab.pipeline.config import options
 
-    within = {c.number: c.within for c in CLAIMS.values() if c.within}
-    assert within == {5: 8}
+    within = {c.name: c.within for c in CLAIMS.values() if c.within}
+    assert within == {"claim05_elu": "claim08_ranking"}
     for inner, outer in within.items():
-        small, large = (OmegaConf.to_container(OmegaConf.load(ROOT / "experiments" / f"{CLAIMS[n].experiment}.yaml"))
-                        for n in (inner, outer))
+        small, large = (OmegaConf.to_container(OmegaConf.load(CLAIMS[n].path)) for n in (inner, outer))
+        small.pop("claim"), large.pop("claim")  # what each claim says; the runs are the sweep's
         small_acts = small["hydra"]["sweeper"]["params"].pop("activation").split(",")
         large_acts = large["hydra"]["sweeper"]["params"].pop("activation")
         assert large_acts == "glob(*)" and set(small_acts) <= set(options("activation"))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import signal
 import sqlite3
 import subprocess
@@ -16,11 +15,11 @@ from mlflow import MlflowClient
 from sklearn.datasets import load_digits
 
 from actlab.pipeline import metric_keys
+from actlab.pipeline.config import ConfigError, compose
 from actlab.pipeline.probe import STATISTICS
 from actlab.pipeline.runner import run
 from actlab.pipeline.track import Store
-from actlab.pipeline.config import ConfigError, compose
-from conftest import CONF, ROOT, TINY, compose_config, run_cli, search_runs
+from helpers import CONF, ROOT, TINY, compose_config, run_cli, search_runs
 
 
 def test_tracked_run_records_everything(tiny_cfg, tmp_path):
@@ -126,9 +125,12 @@ def test_interrupt_or_kill_mid_run_leaves_it_killed_not_running(tmp_path, sig, s
     assert _wait_for_running(db), "the run never started"
     time.sleep(1.0)
     process.send_signal(sig)
-    process.wait(timeout=60)
+    _, stderr = process.communicate(timeout=60)
     assert process.returncode != 0
     assert search_runs(db)["status"].tolist() == [status]
+    # One line that says what stopped and what: the run by its name, never an empty "interrupted ()".
+    cause = "Ctrl-C" if sig == signal.SIGINT else f"signal {int(sig)}"
+    assert f"interrupted by {cause}: run 'relu · mlp · he_normal · digits · seed 0' was ended as KILLED" in stderr, stderr
 
 
 def test_cli_run_ends_with_the_one_line_summary(tmp_path):
@@ -204,6 +206,7 @@ def test_a_function_of_ones_own_runs_from_a_config_dir_outside_the_project(tmp_p
                             cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert failed.returncode == 2 and len(failed.stderr.strip().splitlines()) == 1, failed.stderr
     assert "_target_ my_acts.not_there cannot be imported" in failed.stderr and str(user / "activation" / "broken.yaml") in failed.stderr
+    assert "module my_acts" in failed.stderr and "has no 'not_there' (it defines: serf)" in failed.stderr
     (user / "activation" / "reduces.yaml").write_text("_target_: keras.ops.sum\n")
     with pytest.raises(ConfigError, match="must map a tensor to one of the same shape"):
         run(compose(TINY + [f"tracking.uri=sqlite:///{tmp_path / 'none.db'}", "activation=reduces"], config_dirs=(str(user),)))

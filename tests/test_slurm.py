@@ -13,7 +13,7 @@ import time
 import pytest
 from mlflow import MlflowClient
 
-from conftest import ROOT, TINY
+from helpers import ROOT, TINY
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,7 @@ import pytest
 from mlflow import MlflowClient
 
 from actlab.pipeline.sweep import WORKERS_FILE
-from conftest import ROOT, TINY, run_cli, search_runs
+from helpers import ROOT, TINY, run_cli, search_runs
 
 
 def _sweep(tmp_path, *args: str, db=None, env=None, name="sweep"):

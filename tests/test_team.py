@@ -9,7 +9,6 @@ import os
 import secrets
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pytest
 import requests
 from mlflow import MlflowClient
 
-from conftest import ROOT, TINY
+from helpers import ROOT, TINY
 from team_services import free_port
 
 pytestmark = pytest.mark.slow

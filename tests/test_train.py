@@ -5,12 +5,11 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-from omegaconf import OmegaConf
 
 from actlab.pipeline.probe import STATISTICS, LayerProbe
 from actlab.pipeline.runner import build
 from actlab.pipeline.train import batches, fit
-from conftest import compose_config
+from helpers import compose_config
 
 
 def _setup(epochs: int):

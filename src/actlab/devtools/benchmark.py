@@ -74,8 +74,8 @@ def whole_process(model: str, repeats: int, tmp: Path) -> list[dict]:
     return [
         _ratio_row(f"one run, whole process, `{model}` on mnist_5k, 10 epochs", times["ours"], times["bare"],
                    "≤ 1.15×", lambda r: r <= 1.15),
-        _ratio_row(f"… the same against a bare script with the harness's data reading and exit (`--same-io`): "
-                   f"what Hydra, MLflow and the probe cost", times["ours"], times["same_io"]),
+        _ratio_row("… the same against a bare script with the harness's data reading and exit (`--same-io`): "
+                   "what Hydra, MLflow and the probe cost", times["ours"], times["same_io"]),
     ]
 
 
@@ -143,9 +143,9 @@ def probe_and_logging(model: str, repeats: int, tmp: Path) -> list[dict]:
     where = ", ".join(f"{key} {seconds * 1000:.0f} ms" for key, seconds in cpu.items())
     return [
         _ratio_row(f"probe + MLflow logging per epoch, `{model}` fit of 10 epochs", ours, bare, "≤ 1.05×", lambda r: r <= 1.05),
-        {"figure": f"… where it goes: CPU time per fit of the probe (its helper thread: one trace, then 11 calls), "
-                   f"the weight copies it works on, the MLflow writer thread, and the wall time of the run's end "
-                   f"(summaries, depth profiles, per-layer series and heatmaps queued and drawn)", "note": where,
+        {"figure": "… where it goes: CPU time per fit of the probe (its helper thread: one trace, then 11 calls), "
+                   "the weight copies it works on, the MLflow writer thread, and the wall time of the run's end "
+                   "(summaries, depth profiles, per-layer series and heatmaps queued and drawn)", "note": where,
          "ours": None, "baseline": None, "ratio": None, "target": "(context)", "ok": None},
     ]
 
@@ -228,7 +228,7 @@ def peak_memory(tmp: Path) -> dict:
 
 def claims_time(profile: str) -> dict:
     report = PROJECT_ROOT / ("results/REPORT.md" if profile == "full" else "results/quick/REPORT.md")
-    line = next((l for l in report.read_text().splitlines() if l.startswith("- **Wall time:**")), "") if report.exists() else ""
+    line = next((row for row in report.read_text().splitlines() if row.startswith("- **Wall time:**")), "") if report.exists() else ""
     limit_min = 30 if profile == "full" else 5
     note = line.replace("- **Wall time:**", "").strip()
     found = re.fullmatch(r"experiments ([\d.]+) min \+ report (\d+) s", note)
@@ -267,7 +267,8 @@ def write(rows: list[dict], path: Path, seconds: float) -> None:
         lines.append(f"| {row['figure']} | {ours} | {_fmt(row['baseline'])} | {ratio} | {row['target']} | {met} |")
     lines += ["", "Baselines: a bare Keras script (`python -m actlab.devtools.bare_keras`) with the same data, model, batch size "
               "and epochs, fed numpy arrays as a user would write it; for the per-epoch figure, the same `model.fit` "
-              "(same input pipeline) in the same process without probe and MLflow callbacks; for the sweep, Hydra's basic launcher (jobs one after another in one process).",
+              "(same input pipeline) in the same process without probe and MLflow callbacks; for the sweep, Hydra's basic launcher "
+              "(jobs one after another in one process).",
               "", "Ratios are the median of the per-repeat ratios (the two sides run interleaved, taking turns to go first), with a 95% bootstrap "
               "interval; the harness and baseline columns are medians of seconds. A target is met when the median meets it."]
     path.write_text("\n".join(lines) + "\n")

@@ -12,8 +12,6 @@ browser download. `tests/test_ui.py` (slow) runs it.
 
 from __future__ import annotations
 
-from actlab import PROJECT_ROOT
-
 import argparse
 import os
 import socket
@@ -23,6 +21,8 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+from actlab import PROJECT_ROOT
 
 ROOT = PROJECT_ROOT
 CHROMIUM = os.environ.get("ACTLAB_CHROMIUM", "/usr/bin/chromium")
@@ -69,7 +69,7 @@ def start_ui(db: Path, port: int) -> subprocess.Popen:
 def _expect(page, text: str, what: str) -> None:
     try:
         page.get_by_text(text, exact=False).first.wait_for(state="visible", timeout=30_000)
-    except Exception as error:  # noqa: BLE001 - Playwright's timeout, reported as what is missing
+    except Exception as error:
         raise UICheckFailed(f"{what}: no '{text}' on the page ({type(error).__name__})") from None
 
 

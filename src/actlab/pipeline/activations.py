@@ -55,6 +55,37 @@ class ChannelPReLU(keras.layers.PReLU):
         return {**config, "alpha_init": self.alpha_init, "shared_axes": self.sharing}
 
 
+class RReLU(keras.layers.Layer):
+    """Randomized leaky ReLU (Xu et al. 2015): in training each negative input is scaled by a slope
+    drawn from U(lower, upper); at test time by the mean slope (lower + upper) / 2. The draws are
+    seeded: `set_seed` is called in build order by actlab.pipeline.model.parts."""
+
+    def __init__(self, lower: float = 1 / 8, upper: float = 1 / 3, **kwargs):
+        super().__init__(**kwargs)
+        self.lower, self.upper = float(lower), float(upper)
+        self.seed = 0
+
+    def set_seed(self, seed: int) -> None:
+        self.seed = int(seed)
+
+    def build(self, input_shape):
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
+        super().build(input_shape)
+
+    def call(self, x, training=None):
+        if training:
+            slope = keras.random.uniform(keras.ops.shape(x), self.lower, self.upper, dtype=x.dtype, seed=self.seed_generator)
+        else:
+            slope = (self.lower + self.upper) / 2
+        return keras.ops.where(x >= 0, x, x * slope)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "lower": self.lower, "upper": self.upper}
+
+
 def activation_layers(activation_cfg: dict[str, Any], where: str) -> Callable[[str], keras.layers.Layer]:
     """A factory `name -> new activation layer` for an activation's YAML, checked with one tiny
     call: its target imports, is callable, and maps a float tensor to one of the same shape."""
@@ -75,7 +106,7 @@ def activation_layers(activation_cfg: dict[str, Any], where: str) -> Callable[[s
         x = keras.ops.ones((2, 3))
         y = make("act_check")(x)
         shape = tuple(keras.ops.shape(y))
-    except Exception as error:  # noqa: BLE001 - the user's function: whatever it raises is reported in one line
+    except Exception as error:
         raise ConfigError(f"{where}: {path} fails on a float tensor of shape (2, 3): "
                           f"{type(error).__name__}: {' '.join(str(error).split())[:300]}") from None
     if shape != (2, 3):

@@ -9,8 +9,6 @@ under a second and before any tracking record exists.
 
 from __future__ import annotations
 
-from actlab import PROJECT_ROOT
-
 import hashlib
 import json
 import math
@@ -20,17 +18,21 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from actlab import PROJECT_ROOT
+
 CONF_DIR = PROJECT_ROOT / "conf"
 COMPONENTS = ("dataset", "model", "activation", "initializer", "optimizer")
 # Keys of an activation's YAML that describe it rather than being passed to its `_target_`.
-ACTIVATION_KEYS = ("suggested_initializer", "in_article", "alpha_dropout", "formula")
+ACTIVATION_KEYS = ("suggested_initializer", "in_article", "alpha_dropout", "formula", "stochastic")
 # Keys of a model's YAML that are not passed to its builder: `images` asks for (h, w, c) inputs.
 MODEL_KEYS = ("images",)
 # Keys of a dataset's YAML that the data stage uses (splitting), not its loader.
 SPLIT_KEYS = ("split_seed", "val_fraction", "test_fraction", "train_fraction", "standardize", "image_shape", "downloads")
 # Keys that say where and how loudly a run is recorded, not what is trained: left out of the
 # fingerprint so that the same experiment logged elsewhere is still recognised as the same.
-NOT_FINGERPRINTED = ("tracking", "hydra", "study", "profile")
+NOT_FINGERPRINTED = ("tracking", "hydra", "study", "claim", "profile")
+# Top-level nodes of a claim experiment that describe the study, not the run: never MLflow params.
+NOT_RUN_SETTINGS = ("study", "claim")
 NOT_FINGERPRINTED_TRAINER = ("verbose", "threads")
 
 
@@ -41,7 +43,8 @@ class ConfigError(ValueError):
 def compose(overrides: list[str], config_dirs: tuple[str, ...] = ()) -> DictConfig:
     """The config `python -m run [--config-dir D] OVERRIDES` would get (with its `hydra` node,
     which says which option chose each component), composed without running anything."""
-    from hydra import compose as hydra_compose, initialize_config_dir
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
 
     searchpath = [f"hydra.searchpath=[{','.join('file://' + str(Path(d).resolve()) for d in config_dirs)}]"] if config_dirs else []
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
@@ -125,10 +128,26 @@ def check_targets(cfg: DictConfig) -> None:
     for group, path in targets.items():
         try:
             locate(path)
-        except Exception as error:  # noqa: BLE001 - Hydra raises several types; all mean "cannot import"
-            lines = [line.strip() for line in str(error).splitlines() if line.strip() and not line.startswith("Are you sure")]
-            reason = " ".join(lines)[:300] or type(error).__name__
-            raise ConfigError(f"{where(cfg, group)}: _target_ {path} cannot be imported: {reason}") from None
+        except Exception as error:
+            raise ConfigError(f"{where(cfg, group)}: _target_ {path} cannot be imported: {_missing_target(path, error)}") from None
+
+
+def _missing_target(path: str, error: Exception) -> str:
+    """Why `path` does not import, in words: a module that exists but lacks the name is said so
+    (Hydra's own message for it is "ModuleNotFoundError ... 'module' is not a package")."""
+    import importlib
+
+    module, _, name = path.rpartition(".")
+    if module:
+        try:
+            found = importlib.import_module(module)
+        except Exception:  # the module itself does not import: Hydra's reason below says why
+            found = None
+        if found is not None and not hasattr(found, name):
+            public = sorted(n for n in dir(found) if not n.startswith("_") and callable(getattr(found, n)))
+            return f"module {module} ({getattr(found, '__file__', '?')}) has no '{name}' (it defines: {', '.join(public[:12]) or 'nothing callable'})"
+    lines = [line.strip() for line in str(error).splitlines() if line.strip() and not line.startswith("Are you sure")]
+    return " ".join(lines)[:300] or type(error).__name__
 
 
 def _fail(key: str, value: Any, allowed: str) -> None:
@@ -301,6 +320,12 @@ def flatten(cfg: DictConfig) -> dict[str, str]:
         else:
             out[prefix[:-1]] = json.dumps(node) if isinstance(node, list) else str(node)
 
-    walk(redact.tree({k: v for k, v in resolved(cfg).items() if k != "study"}), "")
+    walk(redact.tree({k: v for k, v in resolved(cfg).items() if k not in NOT_RUN_SETTINGS}), "")
     out |= {f"{group}.name": name for group, name in names(cfg).items()}
     return out
+
+
+def column_name(override_key: str) -> str:
+    """A sweep axis as a table column: `+experiment/task` -> `task`; `optimizer.learning_rate` and
+    `activation` stay as they are (the runs' params use those names too)."""
+    return override_key.lstrip("+~").split("/")[-1]

@@ -19,6 +19,14 @@ POLL_S = 0.5
 SHORT_KEYS = {"learning_rate": "lr"}
 
 
+def short_name(key: str) -> str:
+    """An axis's name in one word: `+experiment/task` -> `task`, `optimizer.learning_rate` -> `lr`."""
+    from actlab.pipeline.config import column_name
+
+    name = column_name(key).split(".")[-1]
+    return SHORT_KEYS.get(name, name)
+
+
 def job_label(overrides: str, axes: list[str]) -> str:
     """The job's values on the sweep's axes: `activation=relu optimizer.learning_rate=0.01 seed=3`
     -> `relu · lr=0.01 · seed 3` (a config group by its option, a value by its last key)."""
@@ -27,12 +35,11 @@ def job_label(overrides: str, axes: list[str]) -> str:
     for key in axes or list(values):
         if key not in values:
             continue
-        name = key.lstrip("+~").split("/")[-1].split(".")[-1]
         value = values[key]
         if key == "seed":
             parts.append(f"seed {value}")
         elif "." in key:
-            parts.append(f"{SHORT_KEYS.get(name, name)}={value}")
+            parts.append(f"{short_name(key)}={value}")
         else:
             parts.append(value)
     return " · ".join(parts) or overrides

@@ -10,19 +10,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from actlab.pipeline.config import SPLIT_KEYS, locate
-
-
-def keras_cache() -> Path:
-    """Where keras.datasets looks for (and downloads) its files."""
-    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
 
 
 class DatasetUnavailable(RuntimeError):

@@ -1,4 +1,4 @@
-"""The names of what a run logs to MLflow, in one place (the README's table of keys is built from it).
+"""The names of what a run logs to MLflow, in one place (docs/runs.md's table of keys is checked against it).
 
 The MLflow UI groups charts into sections by the part of a key before its first `/`, sorted
 alphabetically, so the prefixes put first what a user looks at first:
@@ -38,7 +38,7 @@ CURVE_PREFIX = "curves/"
 DEPTH_PHASES = ("init", "trained")
 SIGNIFICANT_DIGITS = 6
 
-# What each key means, for the README's table (key pattern -> meaning).
+# What each key means, for docs/runs.md's table (key pattern -> meaning).
 DESCRIPTIONS = {
     "best/test_accuracy": "test accuracy of the validation-selected weights (the test split is read once)",
     "best/val_accuracy": "best validation accuracy over the epochs (selects the weights tested)",
@@ -100,7 +100,8 @@ def rounded(value: float) -> float:
     return float(f"{value:.{SIGNIFICANT_DIGITS}g}")
 
 
-def readme_table() -> str:
+def docs_table() -> str:
+    """The Markdown table of keys that docs/runs.md shows (tests/test_track.py checks it is there)."""
     lines = ["| Key | Meaning |", "|---|---|"]
     lines += [f"| `{key}` | {meaning} |" for key, meaning in DESCRIPTIONS.items()]
     return "\n".join(lines)

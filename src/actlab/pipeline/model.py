@@ -47,7 +47,13 @@ def parts(activation: Callable[[str], keras.layers.Layer], initializer_cfg: dict
         layer = keras.layers.AlphaDropout if alpha_dropout else keras.layers.Dropout
         return layer(rate, seed=next_seed(), name=name)
 
-    return Parts(activation, initializer, dropout, next_seed)
+    def seeded_activation(name: str) -> keras.layers.Layer:
+        layer = activation(name)
+        if hasattr(layer, "set_seed"):  # an activation that draws random numbers (RReLU) gets its seed here
+            layer.set_seed(next_seed())
+        return layer
+
+    return Parts(seeded_activation, initializer, dropout, next_seed)
 
 
 def activation_layer_names(model: keras.Model) -> list[str]:

@@ -57,6 +57,7 @@ def check(cfg: DictConfig, *, store: bool = True) -> None:
     """Raise ConfigError for the first thing that would make the run fail before it trains."""
     try:
         validate(cfg)
+        check_unread_keys(cfg)
         _check_added_keys(cfg)
     except ConfigError:
         raise
@@ -66,6 +67,44 @@ def check(cfg: DictConfig, *, store: bool = True) -> None:
         raise ConfigError(f"the composed config cannot be used: {one_line(error)}") from None
     if store and cfg.tracking.enabled:
         check_store(str(cfg.tracking.uri), str(cfg.tracking.experiment))
+
+
+# Top-level settings something reads: the config groups, the run's seed, and a claim experiment's
+# profile, study and claim. Any other top-level key came from a `+key=value` that nothing reads.
+READ_TOP_LEVEL = ("dataset", "model", "activation", "initializer", "optimizer", "trainer", "tracking",
+                  "seed", "profile", "study", "claim", "hydra")
+# Groups whose keys are settings of this harness (not a component's parameters, which its
+# `_target_` takes or refuses): their options' files say every key they may have.
+SETTINGS_GROUPS = ("trainer", "tracking")
+
+
+def check_unread_keys(cfg: DictConfig, dirs: list[Path] | None = None) -> None:
+    """Refuse a key that nothing reads (`+activaton=selu`, `+trainer.epoch=3`), naming the closest
+    one that is read: Hydra's hint for a typo suggests `+`, which would train a default run."""
+    import difflib
+
+    from actlab.pipeline.config import config_dirs, option_file, options
+
+    def refuse(key: str, allowed: list[str]) -> None:
+        close = difflib.get_close_matches(key.split(".")[-1], [a.split(".")[-1] for a in allowed], n=1)
+        hint = f"did you mean {key.rsplit('.', 1)[0] + '.' if '.' in key else ''}{close[0]}? " if close else ""
+        raise ConfigError(f"{key} is set but nothing reads it ({hint}allowed: {', '.join(allowed)})")
+
+    for key in cfg:
+        if key not in READ_TOP_LEVEL:
+            refuse(str(key), [k for k in READ_TOP_LEVEL if k != "hydra"])
+    if dirs is None:
+        try:
+            dirs = config_dirs(cfg)
+        except ValueError:  # composed outside a Hydra app (a test, a library call): conf/ alone
+            dirs = config_dirs()
+    for group in SETTINGS_GROUPS:
+        known = set()
+        for option in options(group, dirs):
+            known |= set(OmegaConf.load(option_file(group, option, dirs)).keys()) - {"defaults"}
+        for key in cfg.get(group) or {}:
+            if key not in known:
+                refuse(f"{group}.{key}", [f"{group}.{k}" for k in sorted(known)])
 
 
 def _check_added_keys(cfg: DictConfig) -> None:

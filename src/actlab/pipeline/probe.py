@@ -12,8 +12,8 @@ For each hidden layer i (see model.py), one compiled function computes at once:
 
 from __future__ import annotations
 
-import numpy as np
 import keras
+import numpy as np
 import tensorflow as tf
 
 from actlab.pipeline.metric_keys import layer_series

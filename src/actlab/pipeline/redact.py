@@ -84,7 +84,7 @@ def remember_omegaconf(cfg: Any) -> None:
     for resolve in (True, False):
         try:
             remember_config(OmegaConf.to_container(cfg, resolve=resolve))
-        except Exception:  # noqa: BLE001 - an interpolation that fails to resolve: the raw tree
+        except Exception:
             continue
 
 

@@ -7,8 +7,6 @@ been validated, so a bad value costs nothing and leaves no record.
 
 from __future__ import annotations
 
-from actlab import PROJECT_ROOT
-
 import contextlib
 import functools
 import json
@@ -26,8 +24,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from actlab.pipeline import config as config_stage
 from actlab.pipeline.config import ConfigError
-from actlab.pipeline.version import COMMIT_TAG, RESULTS_VERSION, TAG as RESULTS_TAG
-
+from actlab.pipeline.version import COMMIT_TAG, RESULTS_VERSION, software
+from actlab.pipeline.version import TAG as RESULTS_TAG
 
 
 @dataclass
@@ -44,14 +42,6 @@ class RunContext:
 
 def run_name(names: dict[str, str], seed: int) -> str:
     return f"{names['activation']} · {names['model']} · {names['initializer']} · {names['dataset']} · seed {seed}"
-
-
-@functools.lru_cache(maxsize=1)
-def _versions() -> dict[str, str]:
-    from importlib.metadata import version
-
-    names = ("tensorflow", "keras", "hydra-core", "mlflow", "numpy", "pandas", "scikit-learn")
-    return {f"version.{name}": version(name) for name in names} | {"version.python": sys.version.split()[0]}
 
 
 # Printed by TensorFlow's C++ libraries while `import tensorflow` runs, whatever TF_CPP_MIN_LOG_LEVEL
@@ -86,7 +76,7 @@ def import_tensorflow():
     """`import tensorflow`, without its start-up notices."""
     if "tensorflow" not in sys.modules:
         with stderr_without(_START_UP_NOTICES):
-            import tensorflow  # noqa: F401
+            import tensorflow  # noqa: F401 - imported for its side effect: the libraries load here, once
     return sys.modules["tensorflow"]
 
 
@@ -154,9 +144,10 @@ _INTERRUPTS = _Interrupts()
 
 def _reuse_key(container: dict[str, Any], initializer: dict[str, Any]) -> str | None:
     """What a compiled model depends on (see train.py): jobs with equal keys may share one; the
-    learning rate, seed and epochs may differ. None with dropout, whose random state is not in
+    learning rate, seed and epochs may differ. None with dropout or a stochastic activation (RReLU),
+    whose random state is not in
     the weights."""
-    if container["model"].get("dropout"):
+    if container["model"].get("dropout") or container["activation"].get("stochastic"):
         return None
     same = {
         "model": container["model"], "activation": container["activation"], "initializer": initializer,
@@ -178,7 +169,7 @@ def _component(cfg: DictConfig, group: str):
         yield
     except (ConfigError, DatasetUnavailable, KeyboardInterrupt):
         raise
-    except Exception as error:  # noqa: BLE001 - reported in one line, with the YAML that caused it
+    except Exception as error:
         message = " ".join(str(error).split())[:300]
         raise ConfigError(f"{config_stage.where(cfg, group)}: {type(error).__name__}: {message}") from None
 
@@ -272,7 +263,6 @@ def _run(cfg: DictConfig, context: RunContext, claims: contextlib.ExitStack) -> 
         from actlab.pipeline.track import Store
 
         store = Store(cfg.tracking.uri, cfg.tracking.experiment, _retry_s(cfg))
-    from actlab.pipeline import metric_keys
     from actlab.pipeline.track import git_commit
 
     # The results version and commit: resume and the report use only runs of this code's version.
@@ -281,7 +271,7 @@ def _run(cfg: DictConfig, context: RunContext, claims: contextlib.ExitStack) -> 
     with store.start_run(run_name(names, cfg.seed), tags, context.parent_run_id) as tracked:
         params = config_stage.flatten(cfg)
         params |= {f"effective.initializer.{k}": v for k, v in initializer.items()} | {"effective.initializer": initializer_name}
-        params |= _versions() | {"git_commit": git_commit(), "threads": threads}
+        params |= {f"version.{name}": v for name, v in software().items()} | {"git_commit": git_commit(), "threads": threads}
         params |= {f"data.{k}": v for k, v in splits.sizes().items()} | {"data.chance": f"{splits.chance():.6g}"}
         params |= {"model.parameters": model.count_params()}
         tracked.log_params(params)
@@ -370,8 +360,8 @@ def _depth_profiles(layer_table: list[dict[str, Any]]) -> list[tuple[str, float,
 
 
 def _log_heatmaps(tracked, layer_table: list[dict[str, Any]], title: str) -> None:
-    from actlab.pipeline import metric_keys
     from actlab.figures import layer_heatmaps
+    from actlab.pipeline import metric_keys
     from actlab.pipeline.probe import STATISTICS
 
     if not layer_table:
@@ -385,7 +375,6 @@ def _write_artifacts(directory: Path, cfg: DictConfig, names: dict[str, str], co
     import pandas as pd
 
     from actlab.figures import learning_curve
-
     from actlab.pipeline import redact
 
     (directory / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(redact.tree(config_stage.resolved(cfg)))))
@@ -395,5 +384,5 @@ def _write_artifacts(directory: Path, cfg: DictConfig, names: dict[str, str], co
     (directory / "model_summary.txt").write_text("\n".join(lines) + "\n")
     pd.DataFrame(result.layer_table).to_csv(directory / "layer_stats.csv", index=False)
     if result.history:
-        learning_curve(result.history, f"{names['activation']} · {names['model']} · {names['dataset']} · seed {cfg.seed}",
+        learning_curve(result.history, run_name(names, cfg.seed),
                        directory / "learning_curve.png")

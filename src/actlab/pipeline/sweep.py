@@ -22,16 +22,11 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from actlab import write_atomic
+from actlab.pipeline import OUTCOME_FILE
 from actlab.pipeline.runner import RunContext
 
 PARENT_FILE = "mlflow_parent_run_id"
-OUTCOME_FILE = "outcome.json"
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)  # readers see the old file or the whole new one, never half of it
 
 
 _JOB_START: list[float] = []
@@ -99,7 +94,7 @@ def record_outcome(outcome: dict[str, Any]) -> None:
         outcome["elapsed_s"] = round(time.monotonic() - _JOB_START[0], 1)
     from actlab.pipeline import redact
 
-    _write_atomic(Path(hydra_cfg.runtime.output_dir) / OUTCOME_FILE, json.dumps(redact.tree(outcome), default=str))
+    write_atomic(Path(hydra_cfg.runtime.output_dir) / OUTCOME_FILE, json.dumps(redact.tree(outcome), default=str))
 
 
 def sweep_table(sweep_dir: Path) -> list[dict[str, Any]]:
@@ -139,11 +134,13 @@ def _import_run_stack() -> int:
     from actlab.pipeline.runner import freeze_imported_objects, import_tensorflow
 
     import_tensorflow()
-    import keras  # noqa: F401
-    import matplotlib  # noqa: F401
-    import mlflow  # noqa: F401
+    import keras  # noqa: F401 - preloaded in the worker, before its first job
+    import matplotlib  # noqa: F401 - preloaded in the worker, before its first job
+    import mlflow  # noqa: F401 - preloaded in the worker, before its first job
 
-    import actlab.pipeline.train, actlab.pipeline.track, actlab.figures  # noqa: F401, E401
+    import actlab.figures
+    import actlab.pipeline.track
+    import actlab.pipeline.train  # noqa: F401 - preloaded in the worker, before its first job
 
     freeze_imported_objects()
     return os.getpid()
@@ -195,11 +192,11 @@ def _stop_joblib_workers(sweep_dir: Path) -> None:
     try:
         for warm_up in _WARM_UP:
             pids += list(warm_up)  # long finished: the jobs ran after it in the same workers
-    except Exception:  # noqa: BLE001 - only a head start; an import error has failed the jobs themselves
+    except Exception:
         pass
     _WARM_UP.clear()
     if sweep_dir.exists():
-        _write_atomic(sweep_dir / WORKERS_FILE, json.dumps(sorted(set(pids))))
+        write_atomic(sweep_dir / WORKERS_FILE, json.dumps(sorted(set(pids))))
     from joblib.externals.loky import get_reusable_executor
 
     # reuse=True: the pool that exists (the launcher's), whatever arguments it was made with.
@@ -229,7 +226,9 @@ def check_sweep_composes(config: DictConfig, config_name: str | None) -> None:
             return  # ranges and intervals: left to Hydra
         choices.append([f"{key}={value}" for value in override_values(override, dirs)])
     first = [values[0] for values in choices]
-    compose(config_name=config_name, overrides=first)
+    from actlab.pipeline.preflight import check_unread_keys
+
+    check_unread_keys(compose(config_name=config_name, overrides=first), dirs)  # a `+key` nothing reads: refused before any job
     for i, values in enumerate(choices):
         key = values[0].split("=", 1)[0].lstrip("+~")
         if "." not in key:
@@ -271,9 +270,9 @@ def sweep_key(config: DictConfig) -> str:
 
 def sweep_name(axes: list[str], total: int | None) -> str:
     """`sweep · activation × seed · 35 jobs`."""
-    from actlab.pipeline.console import SHORT_KEYS
+    from actlab.pipeline.console import short_name
 
-    names = [SHORT_KEYS.get(k.split(".")[-1], k.lstrip("+~").split("/")[-1].split(".")[-1]) for k in axes]
+    names = [short_name(k) for k in axes]
     return " · ".join(["sweep", " × ".join(names) or "one job", *([f"{total} jobs"] if total else [])])
 
 
@@ -317,7 +316,7 @@ class SweepTracking(Callback):
             if stale:
                 print(f"sweep: marked {len(stale)} run(s) left RUNNING by a killed process as KILLED")
             self.parent_id = self._parent(config, sweep_dir, total)
-            _write_atomic(sweep_dir / PARENT_FILE, self.parent_id)
+            write_atomic(sweep_dir / PARENT_FILE, self.parent_id)
         from actlab.pipeline.console import SweepProgress
 
         _PROGRESS[:] = [SweepProgress(sweep_dir, total, self.axes, OUTCOME_FILE).start()]
@@ -359,7 +358,7 @@ class SweepTracking(Callback):
             try:
                 # Runs left RUNNING by a job whose worker was killed (SIGKILL) are ended KILLED now.
                 self.store.mark_stale_runs()
-            except Exception as error:  # noqa: BLE001 - a server gone: the next sweep does it
+            except Exception as error:
                 from actlab.pipeline import redact
 
                 print(redact.text(f"error: runs left RUNNING could not be marked KILLED: {error}")[:300])
@@ -401,7 +400,7 @@ def write_hydra_record(config: DictConfig) -> None:
     overrides = OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
     for name, node in (("config.yaml", redact.tree(task)), ("hydra.yaml", redact.tree(hydra_node)),
                        ("overrides.yaml", redact.overrides(overrides))):
-        _write_atomic(folder / name, OmegaConf.to_yaml(OmegaConf.create(node)))
+        write_atomic(folder / name, OmegaConf.to_yaml(OmegaConf.create(node)))
 
 
 def _group_axis(axes: list[str]) -> str:
@@ -422,9 +421,9 @@ def summarize_sweep(store, parent_id: str, rows: list[dict[str, Any]], axes: lis
     import pandas as pd
     from mlflow.entities import RunTag
 
+    from actlab.figures import sweep_summary
     from actlab.pipeline import metric_keys
     from actlab.pipeline.console import job_label
-    from actlab.figures import sweep_summary
     from actlab.pipeline.track import children
 
     group = _group_axis(axes)

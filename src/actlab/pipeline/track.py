@@ -8,8 +8,6 @@ runs left RUNNING by a SIGKILL are found and marked KILLED by `mark_stale_runs`.
 
 from __future__ import annotations
 
-from actlab import PROJECT_ROOT
-
 import contextlib
 import fcntl
 import functools
@@ -31,9 +29,10 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
+from actlab import PROJECT_ROOT
 from actlab.pipeline import redact
 from actlab.pipeline.metric_keys import rounded
-from actlab.pipeline.preflight import TrackingUnreachable  # noqa: F401 - raised here, caught by run.py
+from actlab.pipeline.preflight import TrackingUnreachable
 from actlab.pipeline.version import TAG as RESULTS_TAG
 
 HOST = socket.gethostname()
@@ -383,11 +382,11 @@ class _BatchWriter:
                 return
             try:
                 self._log([metric for items in call for metric in items])
-            except BaseException:  # noqa: BLE001 - find the failing put, keep the ones before it
+            except BaseException:
                 for items in call:
                     try:
                         self._log(items)
-                    except BaseException as error:  # noqa: BLE001 - handed to the training thread
+                    except BaseException as error:
                         self._error = error
                         return
 
@@ -439,10 +438,19 @@ class TrackedRun:
     def log_dataset(self, name: str, digest: str, profile: dict[str, Any], source: dict[str, Any], context: str = "train") -> None:
         """The run's dataset as an MLflow dataset input: the runs table's Dataset column and filter."""
         from mlflow.entities import Dataset, DatasetInput, InputTag
+        from mlflow.exceptions import MlflowException
 
         dataset = Dataset(name=name, digest=digest, source_type="code", source=json.dumps(source),
                           profile=json.dumps(profile))
-        self.client.log_inputs(self.run_id, datasets=[DatasetInput(dataset, [InputTag("mlflow.data.context", context)])])
+        inputs = [DatasetInput(dataset, [InputTag("mlflow.data.context", context)])]
+        try:
+            self.client.log_inputs(self.run_id, datasets=inputs)
+        except MlflowException as error:
+            # Two jobs logging the same new dataset at once: MLflow looks it up, finds nothing, and both
+            # insert it; the second insert breaks the table's unique key. Now it exists: link it.
+            if not any(text in str(error) for text in ("UNIQUE constraint failed: datasets", "duplicate key value")):
+                raise
+            self.client.log_inputs(self.run_id, datasets=inputs)
 
     def flush(self) -> None:
         """Wait until every queued metric is written; raise the writer's error if it had one."""

@@ -14,8 +14,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import numpy as np
 import keras
+import numpy as np
 
 from actlab.pipeline.data import Splits
 from actlab.pipeline.probe import STATISTICS, LayerProbe

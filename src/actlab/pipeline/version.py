@@ -18,6 +18,9 @@ Plain Python and pandas on tables of runs: no TensorFlow, no MLflow.
 
 from __future__ import annotations
 
+import functools
+import sys
+
 import pandas as pd
 
 RESULTS_VERSION = 1
@@ -99,3 +102,15 @@ def describe(used: pd.DataFrame, ignored: dict[str, int], current: int = RESULTS
     else:
         text += ". No run of another results version in the store"
     return text + "."
+
+
+# The libraries whose versions every run records (as params) and every report prints.
+SOFTWARE = ("tensorflow", "keras", "hydra-core", "mlflow", "numpy", "pandas", "scikit-learn", "scipy")
+
+
+@functools.lru_cache(maxsize=1)
+def software() -> dict[str, str]:
+    """{library: version} of SOFTWARE, and Python's."""
+    from importlib.metadata import version
+
+    return {name: version(name) for name in SOFTWARE} | {"python": sys.version.split()[0]}

@@ -1,16 +1,16 @@
-"""Stage 7: MLflow runs -> pandas -> claims, verdicts, figures -> results/REPORT.md (and to MLflow).
+"""MLflow runs -> pandas -> claims, verdicts, figures -> results/REPORT.md (and to MLflow).
 
 Which runs belong to a claim is computed, not tagged: the claim's experiment file is composed for
 the chosen profile, its sweep is expanded exactly as Hydra's basic sweeper expands it, and each
 job's config fingerprint is looked up among the runs. So a claim reads exactly its own grid, shared
 runs (claims 5, 8 and 9 overlap) are reused, and missing or failed jobs are counted, not hidden.
+The claims are whatever actlab.claims.registry finds in `experiments/` and the `--config-dir` folders.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -22,16 +22,16 @@ from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
-from actlab.reporting import literature
-
+from actlab.claims.base import RESAMPLES, STABLE_SHARE, Claim, ClaimResult, Evidence, judge
+from actlab.claims.registry import discover
 from actlab.pipeline import metric_keys
-from actlab.claims.base import CLAIMS, RESAMPLES, STABLE_SHARE, Claim, ClaimResult, Evidence, Stability, judge
-from actlab.pipeline.config import CONF_DIR, coerce_floats, fingerprint
+from actlab.pipeline.config import CONF_DIR, coerce_floats, column_name, fingerprint
 from actlab.pipeline.sweep import expand
 from actlab.pipeline.track import Store
-from actlab.pipeline.version import describe as describe_versions, newer_versions, split_by_version
-
-VERDICT_MARK = {"supported": "✅ supported", "not supported": "❌ not supported", "mixed": "◐ mixed", "inconclusive": "？ inconclusive"}
+from actlab.pipeline.version import describe as describe_versions
+from actlab.pipeline.version import newer_versions, split_by_version
+from actlab.reporting import literature
+from actlab.reporting.markdown import VERDICT_MARK, machine, software_versions, stability_text, write_atomic
 
 
 def _is_group_override(override: str, dirs: list[Path]) -> bool:
@@ -57,7 +57,9 @@ def _composer(composer: Callable[[list[str]], Any] | None):
 
 def expected_jobs(experiment: str, profile: str, dirs: list[Path] | None = None, extra: list[str] = (),
                   composer: Callable[[list[str]], Any] | None = None) -> pd.DataFrame:
-    """One row per job of the experiment's sweep: its override values and its config fingerprint.
+    """One row per job of the experiment's sweep: its override values (in plain column names:
+    `+experiment/task` -> `task`) and its config fingerprint; `.attrs["overrides"]` keeps each
+    job's overrides as Hydra takes them.
 
     `extra` overrides are added as on the command line (a value replaces the sweep's values for
     that key: `activation=serf` runs the claim's grid for serf alone). Composing ~1000 jobs through
@@ -80,8 +82,10 @@ def expected_jobs(experiment: str, profile: str, dirs: list[Path] | None = None,
             for value_override in parser.parse_overrides([o for o in job if o not in groups]):
                 OmegaConf.update(job_cfg, value_override.key_or_group, value_override.value(), merge=True)
             coerce_floats(job_cfg)
-            rows.append({**dict(o.split("=", 1) for o in job), "fingerprint": fingerprint(job_cfg)})
-    return pd.DataFrame(rows)
+            rows.append({**{column_name(k): v for k, v in (o.split("=", 1) for o in job)}, "fingerprint": fingerprint(job_cfg)})
+    table = pd.DataFrame(rows)
+    table.attrs["overrides"] = [list(job) for job in jobs]
+    return table
 
 
 def load_runs(store: Store) -> pd.DataFrame:
@@ -157,68 +161,50 @@ class ReportData:
         self._tmp_dir = tempfile.TemporaryDirectory(prefix="actlab-report-")
         self._tmp = Path(self._tmp_dir.name)
 
-    @functools.lru_cache(maxsize=None)
+    @functools.lru_cache(maxsize=None)  # noqa: B019 - one ReportData per report: the cache lives as long as it should
     def layers(self, run_id: str) -> pd.DataFrame:
         path = self.store.client.download_artifacts(run_id, "layer_stats.csv", str(self._tmp / run_id))
         return pd.read_csv(path)
 
-    @functools.lru_cache(maxsize=None)
+    @functools.lru_cache(maxsize=None)  # noqa: B019 - one ReportData per report: the cache lives as long as it should
     def history(self, run_id: str, curve: str) -> list[float]:
         """A learning curve (`val_accuracy`, ...), epoch by epoch."""
         key = metric_keys.curve(curve)
         return [m.value for m in sorted(self.store.client.get_metric_history(run_id, key), key=lambda m: m.step)]
 
     def evidence(self, claim: Claim, profile: str, dirs: list[Path] | None = None, extra: list[str] = ()) -> Evidence:
-        table = _evidence_table(expected_jobs(claim.experiment, profile, dirs, extra), self.runs)
+        table = _evidence_table(expected_jobs(claim.name, profile, dirs, extra), self.runs)
         table["chance"] = chance_column(table)
         return Evidence(table, self.layers, self.history)
 
 
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        mem_kb = int(next(l for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")).split()[1])
-        memory = f"{mem_kb / 2**20:.0f} GiB RAM"
-    except (OSError, StopIteration, ValueError):
-        memory = "memory unknown"
-    import os
-
-    return f"{cpu}, {os.cpu_count()} cores, {memory}, {platform.system()} {platform.release()}"
+def _config_dir_args(dirs: list[Path]) -> str:
+    return "".join(f" --config-dir {_shown_path(d)}" for d in dirs if Path(d) != CONF_DIR)
 
 
-def _versions() -> str:
-    from importlib.metadata import version
-
-    return ", ".join(f"{n} {version(n)}" for n in ("tensorflow", "keras", "mlflow", "hydra-core", "scipy"))
-
-
-def sweep_commands(profile: str, claims: list[Claim]) -> list[str]:
+def sweep_commands(profile: str, claims: list[Claim], dirs: list[Path] | None = None) -> list[str]:
     """The sweeps that make the claims' runs: what experiments/run_claims.sh runs. A claim whose
     jobs all belong to another listed claim's sweep (`Claim.within`) gets its runs from that one."""
-    listed = {c.number for c in claims}
-    return [f"python -m run -m experiment={c.experiment} profile={profile} hydra/launcher=joblib hydra.launcher.n_jobs={c.workers}"
-            for c in claims if c.within not in listed]
+    listed = {c.name for c in claims}
+    return [f"python -m run -m{_config_dir_args(dirs or [])} experiment={c.name} profile={profile} hydra/launcher=joblib "
+            f"hydra.launcher.n_jobs={c.workers}" for c in claims if c.within not in listed]
 
 
-def _commands(profile: str, claims: list[Claim]) -> list[str]:
-    lines = sweep_commands(profile, claims)
-    numbers = " ".join(f"--claim {c.number}" for c in claims) if len(claims) < len(CLAIMS) else ""
-    return lines + [f"python -m report --profile {profile} {numbers}".rstrip()]
+def _commands(profile: str, claims: list[Claim], all_claims: dict[str, Claim], dirs: list[Path]) -> list[str]:
+    lines = sweep_commands(profile, claims, dirs)
+    chosen = " ".join(f"--claim {c.key}" for c in claims) if len(claims) < len(all_claims) else ""
+    return lines + [f"python -m report --profile {profile}{_config_dir_args(dirs)} {chosen}".rstrip()]
 
 
-def stability_text(stability: Stability | None, long: bool = False) -> str:
-    """A verdict's stability for a table cell, or (long) for the claim's section."""
-    if stability is None:
-        return ("n/a (deterministic checks, no runs, or fewer than 3 task × seed blocks: nothing to resample)"
-                if long else "n/a")
-    if not long:
-        return str(stability)
-    return (f"{stability} — {stability.share * stability.resamples:.0f} of {stability.resamples} bootstrap resamples of the blocks "
-            f"({' × '.join(b.lstrip('+').split('/')[-1] for b in stability.blocks)}) give this verdict")
+def _shown_path(path: Path) -> str:
+    """A path as a reader of the report can use it: relative to the project when inside it."""
+    from actlab import PROJECT_ROOT
+
+    path = Path(path).resolve()
+    experiments = (CONF_DIR / "experiment").resolve()
+    if path.parent == experiments:
+        return f"experiments/{path.name}"
+    return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
 
 
 def render(profile: str, results: list[tuple[Claim, Evidence, ClaimResult]], out: Path, header: dict[str, str]) -> str:
@@ -226,7 +212,7 @@ def render(profile: str, results: list[tuple[Claim, Evidence, ClaimResult]], out
         "# The activation lab: the article's claims, measured",
         "",
         "Generated by `python -m report` from the MLflow runs; every number and verdict below is computed "
-        "(rules in `src/actlab/claims.py`), none is typed by hand.",
+        "(each claim's rule is the module beside its experiment YAML in `experiments/`), none is typed by hand.",
         "",
         f"- **Profile:** `{profile}`",
         f"- **Machine:** {header['machine']}",
@@ -247,7 +233,7 @@ def render(profile: str, results: list[tuple[Claim, Evidence, ClaimResult]], out
         "paired by task and seed; learning rates are chosen per activation and task on validation accuracy only; "
         "the test split is evaluated once per run, with the weights of the best validation epoch.",
         "",
-        "Three safeguards (issue 14): all one-sided tests of a claim are one family, Holm-adjusted (the p-values shown "
+        "Three safeguards: all one-sided tests of a claim are one family, Holm-adjusted (the p-values shown "
         "are adjusted, with the raw ones beside them, and each comes with an effect size: r_rb, the matched-pairs "
         "rank-biserial correlation, or a ratio); a run whose network collapsed (best validation accuracy below chance "
         "+ 0.1 × (1 − chance), chance = the majority class's share) is named, and left out wherever a statistic "
@@ -262,25 +248,25 @@ def render(profile: str, results: list[tuple[Claim, Evidence, ClaimResult]], out
         "|---|---|---|---|---|",
     ]
     for claim, _, result in results:
-        lines.append(f"| {claim.number} | {claim.article} | {result.measured} | {VERDICT_MARK[result.verdict]} | "
+        lines.append(f"| {claim.key} | {claim.article} | {result.measured} | {VERDICT_MARK[result.verdict]} | "
                      f"{stability_text(result.stability)} |")
-    lines += ["", *literature.render({claim.number: result for claim, _, result in results})]
+    lines += ["", *literature.render([(claim, result) for claim, _, result in results])]
     for claim, evidence, result in results:
         table = evidence.table
         counts = table["status"].value_counts().to_dict()
         diverged = int(table["diverged"].sum()) if "diverged" in table else 0
         lines += [
             "",
-            f"## Claim {claim.number}: {claim.title}",
+            f"## {claim.label}: {claim.title}",
             "",
             f"**The article:** {claim.article}  ",
             f"**Measured:** {result.measured}  ",
             f"**Verdict:** {VERDICT_MARK[result.verdict]}  ",
             f"**Stability:** {stability_text(result.stability, long=True)}  ",
-            f"**Runs:** {counts.get('FINISHED', 0)} finished of {len(table)} in the sweep `experiments/{claim.experiment}.yaml`"
+            f"**Runs:** {counts.get('FINISHED', 0)} finished of {len(table)} in the sweep `{_shown_path(claim.path)}`"
             + (f", {diverged} diverged" if diverged else "")
             + (f", {counts.get('missing', 0)} missing" if counts.get("missing") else "")
-            + (f" (run_claims.sh trains them in claim {claim.within}'s sweep, which holds every one of its jobs)"
+            + (f" (run_claims.sh trains them in {claim.within}'s sweep, which holds every one of its jobs)"
                if claim.within else ""),
             "",
             *[f"- {n}" for n in result.numbers],
@@ -288,14 +274,19 @@ def render(profile: str, results: list[tuple[Claim, Evidence, ClaimResult]], out
         if result.notes:
             lines += ["", *[f"> {n}  " for n in result.notes]]
         if result.figure is not None and result.figure.exists():
-            lines += ["", f"![claim {claim.number}]({result.figure.relative_to(out).as_posix()})"]
+            lines += ["", f"![{claim.label}]({result.figure.relative_to(out).as_posix()})"]
     return "\n".join(lines) + "\n"
 
 
-def build_report(uri: str, profile: str, numbers: list[int], out: Path, wall_time_s: float | None = None,
-                 log_to_mlflow: bool = True) -> Path:
+def build_report(uri: str, profile: str, keys: list[str], out: Path, wall_time_s: float | None = None,
+                 log_to_mlflow: bool = True, dirs: list[Path] | None = None) -> Path:
+    """REPORT.md (every claim found) or REPORT-<claims>.md (those chosen by number or name)."""
+    from actlab.claims.registry import find
+
     started = time.perf_counter()
-    claims = [CLAIMS[n] for n in (numbers or sorted(CLAIMS))]
+    dirs = list(dirs or [CONF_DIR])
+    all_claims = discover(dirs)
+    claims = [find(k, all_claims) for k in keys] if keys else list(all_claims.values())
     store = Store(uri, f"claims-{profile}")
     data = ReportData(store)
     warn_newer(data.ignored)
@@ -303,9 +294,8 @@ def build_report(uri: str, profile: str, numbers: list[int], out: Path, wall_tim
     figures_dir.mkdir(parents=True, exist_ok=True)
     results, stability_s = [], 0.0
     for claim in claims:
-        evidence = data.evidence(claim, profile)
-        figure = figures_dir / f"claim{claim.number:02d}_{claim.slug}.png"
-        result = judge(claim, evidence, figure)
+        evidence = data.evidence(claim, profile, dirs)
+        result = judge(claim, evidence, figures_dir / f"{claim.name}.png")
         stability_s += result.stability.seconds if result.stability else 0.0
         results.append((claim, evidence, result))
     finished = sum(int((e.table["status"] == "FINISHED").sum()) for _, e, _ in results)
@@ -315,17 +305,14 @@ def build_report(uri: str, profile: str, numbers: list[int], out: Path, wall_tim
     # The benchmark parses this line ("experiments X min + report N s"): keep its shape.
     wall = f"experiments {wall_time_s / 60:.1f} min + report {report_s:.0f} s" if wall_time_s else f"report {report_s:.0f} s (experiments not timed)"
     header = {
-        "machine": _machine(), "versions": _versions(), "wall_time": wall,
+        "machine": machine(), "versions": software_versions(), "wall_time": wall,
         "resampling": f"{stability_s:.0f} s of the report's time ({RESAMPLES} block resamples per claim)",
         "runs": f"{finished} finished of {expected} jobs across the claims' sweeps (shared runs counted once per claim)",
-        "commands": _commands(profile, claims),
+        "commands": _commands(profile, claims, all_claims, dirs),
         "code": describe_versions(used, data.ignored),
     }
-    name = "REPORT.md" if len(claims) == len(CLAIMS) else "REPORT-" + "-".join(f"claim{c.number:02d}" for c in claims) + ".md"
-    path = out / name
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text(render(profile, results, out, header))
-    tmp.replace(path)  # never a half-written report
+    name = "REPORT.md" if len(claims) == len(all_claims) else "REPORT-" + "-".join(c.name for c in claims) + ".md"
+    path = write_atomic(out / name, render(profile, results, out, header))  # never a half-written report
     if log_to_mlflow:
         with store.start_run(f"report · {profile}", {"report": "true"}) as run:
             run.client.log_artifact(run.run_id, str(path))

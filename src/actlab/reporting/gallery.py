@@ -10,7 +10,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-
 from omegaconf import OmegaConf
 
 from actlab.pipeline.config import ACTIVATION_KEYS, CONF_DIR, option_file, options
@@ -70,7 +69,7 @@ def keras3_leaky_alpha() -> str:
         warnings.simplefilter("always")
         try:
             layer = keras.layers.LeakyReLU(alpha=0.3)
-        except Exception as error:  # noqa: BLE001 - the behaviour itself is what we report
+        except Exception as error:
             return f"it raises {type(error).__name__}: {error}"
     slope = float(np.asarray(layer(np.array([[-1.0]], dtype=np.float32)))[0, 0]) * -1
     said = f" and warns: “{caught[0].message}”" if caught else " without a warning"

@@ -2,17 +2,17 @@
 
     python -m run -m experiment=challenger activation=serf profile=quick
 
-expands each claim named in `hydra.sweeper.claims` exactly as its own sweep would run, with the
-new function in the place the claim gives it (the `activation` axis, or claim 7's condition), and
+expands every claim whose YAML says how a new function enters it (`claim.challenger.joins`: the
+`activation` axis, or claim 7's condition) exactly as the claim's own sweep would run, and
 launches the jobs with the configured launcher: the timing claim's jobs one at a time, so that no
 other job shares the cores while they measure. Jobs whose config another claim already has run
 once; finished runs in the store are skipped as in any sweep.
 """
 
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, List
 
 from hydra.core.config_store import ConfigStore
 from hydra.core.plugins import Plugins
@@ -23,17 +23,13 @@ from omegaconf import OmegaConf
 @dataclass
 class ChallengerSweeperConf:
     _target_: str = "hydra_plugins.actlab_challenger.challenger_sweeper.ChallengerSweeper"
-    # claim experiment -> where the new function goes: "activation" (it joins the activation
-    # axis) or an override such as "+experiment/selu_condition=challenger".
-    claims: Dict[str, str] = field(default_factory=dict)
 
 
 ConfigStore.instance().store(group="hydra/sweeper", name="challenger", node=ChallengerSweeperConf, provider="actlab")
 
 
 class ChallengerSweeper(Sweeper):
-    def __init__(self, claims: Dict[str, str]):
-        self.claims = dict(claims)
+    def __init__(self):
         self.config = None
         self.launcher = None
         self.hydra_context = None
@@ -61,11 +57,11 @@ class ChallengerSweeper(Sweeper):
         def composer(overrides: List[str]):
             return loader.load_configuration(config_name=config_name, overrides=overrides, run_mode=RunMode.RUN)
 
-        jobs = challenger_jobs(name, str(self.config.profile), self.claims, dirs, composer)
+        jobs = challenger_jobs(name, str(self.config.profile), dirs, composer)
         passed = [a for a in arguments if not a.startswith(("experiment=", "profile=", "activation="))]
         parallel = [[*job.overrides, *passed] for job in jobs if not job.alone]
         alone = [[*job.overrides, *passed] for job in jobs if job.alone]
-        print(f"challenger: {name} · {len(jobs)} jobs ({len(alone)} timed one at a time) from {len(self.claims)} claims")
+        print(f"challenger: {name} · {len(jobs)} jobs ({len(alone)} timed one at a time) from {len({job.experiment for job in jobs})} claims")
         returns, index = [], 0
         for batch in [parallel, *[[job] for job in alone]]:
             if batch:

@@ -2,7 +2,8 @@
 killer). Hydra's own ends the whole sweep with loky's TerminatedWorkerError and a traceback.
 
 `conf/hydra/launcher/joblib.yaml` points `hydra/launcher=joblib` here, with the plugin's own
-settings (Hydra takes launchers only from the `hydra_plugins` namespace, hence this package). When a worker dies, loky stops every worker of the pool (SIGKILL: nothing can tell the
+settings (Hydra takes launchers only from the `hydra_plugins` namespace, hence this package).
+When a worker dies, loky stops every worker of the pool (SIGKILL: nothing can tell the
 killed job from the one running beside it), so each job that had started and written no outcome is
 recorded as killed (its MLflow run is ended KILLED by the sweep's end, `mark_stale_runs`), and the
 jobs not yet started run on a fresh pool. The next run of the sweep redoes the killed jobs: they
@@ -21,12 +22,14 @@ from typing import Any, Sequence
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, run_job, setup_globals
-from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher as HydraJoblibLauncher
 from omegaconf import open_dict
 
 # Hydra's warning that run.py silences in the launching process, silenced in joblib's workers, which
 # import this module (to unpickle `execute_job`) but not run.py.
-warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/joblib' is validated against ConfigStore schema")
+from actlab import SHADOWED_CONFIG_WARNING
+from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher as HydraJoblibLauncher
+
+warnings.filterwarnings("ignore", message=SHADOWED_CONFIG_WARNING)
 
 OUTCOME_FILE = "outcome.json"  # actlab.pipeline.sweep's; not imported here: Hydra imports this module at every start
 
@@ -98,8 +101,8 @@ class JoblibLauncher(HydraJoblibLauncher):
         job_dir.mkdir(parents=True, exist_ok=True)
         outcome = {"status": "killed", "job": num, "overrides": " ".join(overrides),
                    "reason": f"its joblib worker was killed ({why}); the next run of the sweep redoes it"}
-        from actlab.pipeline.sweep import _write_atomic
+        from actlab import write_atomic
 
-        _write_atomic(job_dir / OUTCOME_FILE, json.dumps(outcome))
+        write_atomic(job_dir / OUTCOME_FILE, json.dumps(outcome))
         return JobReturn(overrides=list(overrides), working_dir=str(job_dir), task_name="run",
                          status=JobStatus.COMPLETED, _return_value=None)

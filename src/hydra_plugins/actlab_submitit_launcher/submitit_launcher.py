@@ -26,9 +26,11 @@ from pathlib import Path
 from typing import Sequence
 
 from hydra.core.utils import JobReturn, JobStatus
+
+from actlab import SHADOWED_CONFIG_WARNING
 from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher as HydraSlurmLauncher
 
-warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/submitit_slurm' is validated against ConfigStore schema")
+warnings.filterwarnings("ignore", message=SHADOWED_CONFIG_WARNING)
 
 OUTCOME_FILE = "outcome.json"  # actlab.pipeline.sweep's; not imported here: Hydra imports this module at every start
 POLL_S = 2.0
@@ -53,8 +55,9 @@ class SlurmLauncher(HydraSlurmLauncher):
         import submitit
         from hydra.core.singleton import Singleton
         from hydra.core.utils import filter_overrides  # noqa: F401 - as the plugin imports it
-        from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
         from omegaconf import OmegaConf
+
+        from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
 
         assert self.config is not None and len(job_overrides) > 0
         # The executor, as the plugin builds it (hydra_submitit_launcher 1.2.0, BaseSubmititLauncher.launch).
@@ -83,7 +86,7 @@ class SlurmLauncher(HydraSlurmLauncher):
                 if job.paths.result_pickle.exists():
                     try:
                         returns[i] = job.results()[0]
-                    except Exception as error:  # noqa: BLE001 - the job raised, or submitit ended it (timeout)
+                    except Exception as error:
                         message = " ".join(str(error).split())[:300]
                         returns[i] = self._ended(sweep_dir, num, job_overrides[i], job.job_id, "FAILED", message)
                     del pending[i]
@@ -100,8 +103,8 @@ class SlurmLauncher(HydraSlurmLauncher):
 
     def _ended(self, sweep_dir: Path, num: int, overrides: Sequence[str], job_id: str, state: str, message: str) -> JobReturn:
         """Record a job that gave no result: its outcome file says killed or failed, and why."""
+        from actlab import write_atomic
         from actlab.pipeline import redact
-        from actlab.pipeline.sweep import _write_atomic
 
         job_dir = sweep_dir / str(num)  # hydra.sweep.subdir is ${hydra.job.num} (conf/config.yaml)
         job_dir.mkdir(parents=True, exist_ok=True)
@@ -114,7 +117,7 @@ class SlurmLauncher(HydraSlurmLauncher):
                 (f" ({outcome['reason']})" if outcome.get("reason") else "") + "; the next run of the sweep redoes it"
             status = "killed" if state in (*KILLED_STATES, "GONE") or outcome.get("status") == "killed" else "failed"
             outcome = {**outcome, "status": status, "job": num, "overrides": " ".join(overrides), "reason": reason}
-            _write_atomic(path, json.dumps(redact.tree(outcome)))
+            write_atomic(path, json.dumps(redact.tree(outcome)))
             print(redact.text(f"sweep: job #{num} {status}: {reason}"), file=sys.stderr)
         return JobReturn(overrides=list(overrides), working_dir=str(job_dir), task_name="run",
                          status=JobStatus.COMPLETED, _return_value=None)

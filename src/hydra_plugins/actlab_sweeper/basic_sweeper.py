@@ -15,7 +15,9 @@ from typing import Any
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper as HydraBasicSweeper
 from omegaconf import DictConfig, OmegaConf
 
-warnings.filterwarnings("ignore", message=r"\s*'hydra/sweeper/basic' is validated against ConfigStore schema")
+from actlab import SHADOWED_CONFIG_WARNING
+
+warnings.filterwarnings("ignore", message=SHADOWED_CONFIG_WARNING)
 
 
 class BasicSweeper(HydraBasicSweeper):

@@ -1,0 +1,65 @@
+"""Claim 12's rule: RReLU's generalization gap and test accuracy on small data, against its rivals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from actlab import figures
+from actlab.claims.base import TASK, Analysis, ClaimResult, Evidence, numeric, verdict_from_directions, with_collapse
+from actlab.stats import holm_family, paired
+
+RIVALS = ("relu", "leaky_relu", "prelu")
+
+
+def _table(evidence: Evidence) -> pd.DataFrame:
+    finished = with_collapse(evidence.finished())
+    # A collapsed network's train − validation gap is ~0: it says nothing about overfitting.
+    finished["gap_if_learned"] = numeric(finished, "generalization_gap").where(~finished["collapsed"])
+    finished["test_accuracy"] = numeric(finished, "test_accuracy")
+    return finished
+
+
+def rule_about(subject: str, label: str):
+    return lambda table: rule(table, subject, label)
+
+
+def rule(finished: pd.DataFrame, subject: str = "rrelu", label: str = "RReLU") -> ClaimResult:
+    gaps = finished.pivot_table(index=[TASK, "seed"], columns="activation", values="gap_if_learned")
+    accuracy = finished.pivot_table(index=[TASK, "seed"], columns="activation", values="test_accuracy")
+    tests = {}
+    for rival in RIVALS:
+        # Smaller gap is better: the rival's gap minus the subject's, so +1 agrees with the claim.
+        tests[(rival, "gap")] = paired(gaps.get(rival, []), gaps.get(subject, []))
+        tests[(rival, "accuracy")] = paired(accuracy.get(subject, []), accuracy.get(rival, []))
+    tests = holm_family(tests)
+    numbers = [f"{rival} − {label} generalization gap (positive: {label} overfits less): {c}" if what == "gap"
+               else f"{label} − {rival} test accuracy: {c}" for (rival, what), c in tests.items()]
+    for task, group in finished.groupby(TASK):
+        n_train = int(numeric(group, "data.n_train").median()) if "data.n_train" in group else None
+        medians = group.groupby("activation")[["gap_if_learned", "test_accuracy"]].median()
+        numbers.append(f"{task}{f' ({n_train} training examples)' if n_train else ''}: "
+                       + "; ".join(f"{a} gap {r.gap_if_learned:.3f}, test {r.test_accuracy:.3f}" for a, r in medians.iterrows()))
+    notes = [f"Rule: six comparisons ({label} against ReLU, Leaky ReLU and PReLU; generalization gap and test accuracy), "
+             "one-sided Wilcoxon tests paired by task and seed, Holm-adjusted over all twelve one-sided tests: all in the "
+             "claim's direction (smaller gap, higher accuracy): supported; some: mixed; none but some opposite: not "
+             "supported. Collapsed runs are left out of the gaps and kept in test accuracy.",
+             "RReLU draws each negative slope from U(1/8, 1/3) per element and step in training and uses the mean at test "
+             "(actlab.pipeline.activations.RReLU; Xu et al. 2015)."]
+    return ClaimResult(verdict_from_directions([c.direction for c in tests.values()]),
+                       "generalization gap (train − validation accuracy at the selected epoch) and test accuracy on small data",
+                       numbers, notes)
+
+
+def _draw(evidence: Evidence, finished: pd.DataFrame, out: Path) -> None:
+    figures.points_by_task(finished, ["gap_if_learned", "test_accuracy"], out, reference="relu",
+                           title="Claim 12: RReLU and the ReLU family on small data (difference to ReLU)")
+
+
+def about(subject: str, label: str) -> Analysis:
+    """The claim asked of another function (a challenger in RReLU's place)."""
+    return Analysis(_table, rule_about(subject, label), _draw)
+
+
+analysis = about("rrelu", "RReLU")
