@@ -1,9 +1,17 @@
-# Sourced by the deploy scripts: `apt_need COMMAND:PACKAGE ...` installs with apt-get the packages
-# whose command is missing (quick and silent when all are there; apt-get update once, if needed).
+# Sourced by the deploy scripts and .ci/run: `apt_need WHAT:PACKAGE ...` installs with apt-get the
+# packages whose WHAT is missing: a command on PATH or in /usr/sbin, or a path (a glob) that must
+# exist. Quick and silent when everything is there; `apt-get update` once, only if an install fails.
 apt_need() {
-  local missing=() pair
+  local missing=() pair what
   for pair in "$@"; do
-    command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || missing+=("${pair#*:}")
+    what=${pair%%:*}
+    if [[ $what == /* ]]; then
+      # shellcheck disable=SC2086
+      compgen -G "$what" >/dev/null && continue
+    else
+      command -v "$what" >/dev/null 2>&1 || [ -x "/usr/sbin/$what" ] && continue
+    fi
+    missing+=("${pair#*:}")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   echo "installing with apt-get: ${missing[*]}" >&2

@@ -25,7 +25,7 @@ die() { echo "tracking_up: error: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root (PostgreSQL's cluster belongs to the postgres user)"
 # shellcheck source=deploy/apt_need.sh
 source "$(dirname "$0")/apt_need.sh"
-apt_need psql:postgresql-client pg_ctlcluster:postgresql
+apt_need psql:postgresql-client "/usr/lib/postgresql/*/bin/pg_ctl:postgresql"
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 "$PYTHON" -c "import mlflow.server.auth, psycopg2" 2>/dev/null \
   || die "$PYTHON lacks MLflow's login app or psycopg2: pip install -e '.[team]' (or set ACTLAB_PYTHON)"
