@@ -124,3 +124,37 @@ def slurm_cluster():
     finally:
         subprocess.run(["bash", str(DEPLOY / "slurm_down.sh"), str(folder)], capture_output=True, timeout=180)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+SECRET_DATASET = """\
+# A dataset behind a login (a stand-in: scikit-learn's digits, once the credentials are checked).
+_target_: vault_data.load
+loader: load_digits
+api_key: null
+password: null
+token: null
+client_secret: null
+image_shape: [8, 8, 1]
+split_seed: 0
+val_fraction: 0.15
+test_fraction: 0.15
+train_fraction: 1.0
+standardize: true
+"""
+SECRET_LOADER = """\
+from actlab.pipeline.data import sklearn_dataset
+
+
+def load(loader, api_key, password, token, client_secret):
+    assert all(len(str(value)) > 8 for value in (api_key, password, token, client_secret)), "credentials missing"
+    return sklearn_dataset(loader)
+"""
+
+
+def secret_dataset(folder: Path, secrets: dict[str, str]) -> list[str]:
+    """A user's config folder with a dataset whose loader takes credentials (`api_key`, `password`,
+    `token`, `client_secret`): the command-line arguments that choose it and set them."""
+    (folder / "dataset").mkdir(parents=True, exist_ok=True)
+    (folder / "dataset" / "vault.yaml").write_text(SECRET_DATASET)
+    (folder / "vault_data.py").write_text(SECRET_LOADER)
+    return ["--config-dir", str(folder), "dataset=vault", *(f"dataset.{key}={value}" for key, value in secrets.items())]

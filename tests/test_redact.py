@@ -5,12 +5,14 @@ tests/test_team.py::test_a_planted_secret_appears_nowhere.)"""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
 
 from actlab.pipeline import redact
 from helpers import ROOT, TINY
+from team_services import secret_dataset
 
 
 def test_uri_passwords_secret_keys_and_env_values_are_blanked(monkeypatch):
@@ -36,18 +38,19 @@ def test_secrets_reach_no_file_record_or_line_of_a_sweep(tmp_path):
     """A sweep into SQLite with secrets planted in config values under secret-like keys and in an
     environment variable: none reaches the store (params, tags, descriptions, dataset inputs),
     the artifacts, Hydra's folders (.hydra/, multirun.yaml, outcome files) or the console."""
-    secrets = {"+db.password": "cfg-password-5150", "+service.api_key": "cfg-api-key-8086", "+hf_token": "cfg-token-6502"}
+    secrets = {"password": "cfg-password-5150", "api_key": "cfg-api-key-8086", "token": "cfg-token-6502",
+               "client_secret": "cfg-secret-6809"}
     env_secret = "env-token-68000"
     db = tmp_path / "mlflow.db"
     done = subprocess.run(
-        [sys.executable, "-m", "run", "-m", *TINY, f"tracking.uri=sqlite:///{db}", f"hydra.sweep.dir={tmp_path / 'sweep'}",
-         "activation=relu,tanh", *(f"{k}={v}" for k, v in secrets.items())],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, env={**__import__("os").environ, "ACTLAB_TEST_TOKEN": env_secret})
+        [sys.executable, "-m", "run", "-m", *secret_dataset(tmp_path / "my_conf", secrets), *TINY[1:],
+         f"tracking.uri=sqlite:///{db}", f"hydra.sweep.dir={tmp_path / 'sweep'}", "activation=relu,tanh"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "ACTLAB_TEST_TOKEN": env_secret})
     assert done.returncode == 0, done.stderr[-3000:]
     assert "sweep: 2 finished" in done.stdout
     planted = [*secrets.values(), env_secret]
     places = {"console": done.stdout + done.stderr}
-    for path in [*(tmp_path / "sweep").rglob("*"), *(tmp_path / "mlartifacts").rglob("*")]:
+    for path in [*(tmp_path / "sweep").rglob("*"), *(tmp_path / "mlartifacts").rglob("*")]:  # artifacts: beside the db
         if path.is_file():
             places[str(path)] = path.read_bytes().decode(errors="replace")
     with sqlite3.connect(db) as conn:  # the whole store: params, tags, inputs, everything
@@ -57,7 +60,7 @@ def test_secrets_reach_no_file_record_or_line_of_a_sweep(tmp_path):
     leaks = [(secret, place) for secret in planted for place, content in places.items() if secret in content]
     assert not leaks, leaks
     # The keys were recorded, blanked, not dropped; Hydra's record exists, written by our callback.
-    assert "('db.password', '***'" in places["mlflow.db"]
+    assert "('dataset.password', '***'" in places["mlflow.db"]
     hydra_records = sorted(p.name for p in (tmp_path / "sweep").rglob(".hydra/*.yaml"))
     assert hydra_records == ["config.yaml", "config.yaml", "hydra.yaml", "hydra.yaml", "overrides.yaml", "overrides.yaml"]
     assert "password: '***'" in (tmp_path / "sweep" / "0" / ".hydra" / "config.yaml").read_text()
