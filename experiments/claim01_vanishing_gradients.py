@@ -9,16 +9,7 @@ import numpy as np
 import pandas as pd
 
 from actlab import figures
-from actlab.claims.base import (
-    INCONCLUSIVE,
-    MIXED,
-    NOT_SUPPORTED,
-    SUPPORTED,
-    Analysis,
-    ClaimResult,
-    Evidence,
-    with_collapse,
-)
+from actlab.claims.base import INCONCLUSIVE, MIXED, NOT_SUPPORTED, SUPPORTED, Analysis, ClaimResult, Evidence, with_collapse
 from actlab.figures import plt
 from actlab.stats import median_ci
 

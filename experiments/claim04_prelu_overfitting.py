@@ -8,15 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from actlab import figures
-from actlab.claims.base import (
-    Analysis,
-    ClaimResult,
-    Evidence,
-    collapsed_runs,
-    numeric,
-    verdict_from_directions,
-    with_collapse,
-)
+from actlab.claims.base import Analysis, ClaimResult, Evidence, collapsed_runs, numeric, verdict_from_directions, with_collapse
 from actlab.figures import plt
 from actlab.reporting.literature import Harness, from_comparison
 from actlab.stats import holm_family, median_ci, paired

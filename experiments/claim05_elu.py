@@ -8,15 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from actlab import figures
-from actlab.claims.base import (
-    TASK,
-    Analysis,
-    ClaimResult,
-    Evidence,
-    collapsed_runs,
-    selected_table,
-    verdict_from_directions,
-)
+from actlab.claims.base import TASK, Analysis, ClaimResult, Evidence, collapsed_runs, selected_table, verdict_from_directions
 from actlab.reporting.literature import Harness, from_comparison, pair
 from actlab.stats import holm_family, paired
 
@@ -26,12 +18,8 @@ class Selection:
     selected: pd.DataFrame  # each function's runs at its validation-selected learning rate per task
 
 
-def rule_about(subject: str, label: str):
-    """The claim's rule asked of `subject` (ELU in the article; a new function in a challenger's report)."""
-    return lambda selected: elu_rule(selected, subject, label)
-
-
-def elu_rule(selected: pd.DataFrame, subject: str = "elu", label: str = "ELU") -> ClaimResult:
+def elu_rule(selected: pd.DataFrame, subject: str, label: str) -> ClaimResult:
+    """Is `subject` (ELU in the article) faster and more accurate than ReLU, Leaky ReLU and PReLU?"""
     tests, labels = {}, {}
     metrics = {"val_accuracy_auc": "speed (mean val accuracy over epochs)", "test_accuracy": "test accuracy"}
     wides = {m: selected.pivot_table(index=[TASK, "seed"], columns="activation", values=m) for m in metrics}
@@ -65,12 +53,7 @@ def _draw_elu(evidence: Evidence, selected: pd.DataFrame, out: Path) -> None:
                            title="Claim 5: ELU and the ReLU family against ReLU (each at its own best learning rate)")
 
 
-def about(subject: str, label: str) -> Analysis:
-    """The claim asked of another function (a challenger in ELU's place); figure as the claim's own."""
-    return Analysis(selected_table, rule_about(subject, label), _draw_elu)
-
-
-analysis = about("elu", "ELU")
+analysis = Analysis(selected_table, elu_rule, _draw_elu, subject=("elu", "ELU"))
 
 
 # --- the literature rows this claim answers (claim.literature in its YAML) -----------------------

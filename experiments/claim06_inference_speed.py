@@ -7,15 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from actlab import figures
-from actlab.claims.base import (
-    INCONCLUSIVE,
-    MIXED,
-    NOT_SUPPORTED,
-    SUPPORTED,
-    Analysis,
-    ClaimResult,
-    Evidence,
-)
+from actlab.claims.base import INCONCLUSIVE, MIXED, NOT_SUPPORTED, SUPPORTED, Analysis, ClaimResult, Evidence
 from actlab.figures import plt
 from actlab.stats import ALPHA, holm_family, median_ci, ratio_test
 
@@ -66,12 +58,7 @@ def _draw_latency(evidence: Evidence, finished: pd.DataFrame, out: Path) -> None
     latency_ratios(wide.div(wide["relu"], axis=0), out)
 
 
-def about(subject: str, label: str) -> Analysis:
-    """The claim asked of another function (a challenger in ELU's place)."""
-    return Analysis(_latency_table, lambda table: inference_speed_rule(table, subject, label), _draw_latency)
-
-
-analysis = about("elu", "ELU")
+analysis = Analysis(_latency_table, inference_speed_rule, _draw_latency, subject=("elu", "ELU"))
 
 
 # --- the claim's figure -------------------------------------------------------------------------

@@ -9,16 +9,7 @@ import numpy as np
 import pandas as pd
 
 from actlab import figures
-from actlab.claims.base import (
-    INCONCLUSIVE,
-    MIXED,
-    NOT_SUPPORTED,
-    SUPPORTED,
-    Analysis,
-    ClaimResult,
-    Evidence,
-    with_collapse,
-)
+from actlab.claims.base import INCONCLUSIVE, MIXED, NOT_SUPPORTED, SUPPORTED, Analysis, ClaimResult, Evidence, with_collapse
 from actlab.figures import plt
 from actlab.reporting.literature import Harness, from_comparison
 from actlab.stats import paired
@@ -58,7 +49,7 @@ def _selu_medians(layers: pd.DataFrame) -> pd.DataFrame:
     return usable.groupby(["condition", "when", "layer"])[["act_mean", "act_std"]].median().reset_index()
 
 
-def selu_rule(layers: pd.DataFrame, subject: str = "selu_lecun") -> ClaimResult:
+def selu_rule(layers: pd.DataFrame, subject: str = "selu_lecun", label: str = "SELU") -> ClaimResult:
     """Does `subject` (SELU's own condition; a challenger with its suggested initializer in its
     place) keep every layer normalized, where at least one negative control does not?"""
     medians = _selu_medians(layers)
@@ -100,12 +91,7 @@ def _draw_selu(evidence: Evidence, layers: pd.DataFrame, out: Path) -> None:
     selu_layers(_selu_medians(layers), out)
 
 
-def about(subject: str, label: str) -> Analysis:
-    """The claim asked of another condition (a challenger with its suggested initializer)."""
-    return Analysis(_layer_stats, lambda layers: selu_rule(layers, subject), _draw_selu)
-
-
-analysis = about("selu_lecun", "SELU")
+analysis = Analysis(_layer_stats, selu_rule, _draw_selu, subject=("selu_lecun", "SELU"))
 
 
 

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from actlab.claims.base import (
-    MIXED,
-    NOT_SUPPORTED,
-    SUPPORTED,
-    ChallengerView,
-    ClaimResult,
-    Evidence,
-)
+from actlab.claims.base import MIXED, NOT_SUPPORTED, SUPPORTED, ChallengerView, ClaimResult, Evidence
 
 
 def analysis(evidence: Evidence, out: Path | None = None) -> ClaimResult:

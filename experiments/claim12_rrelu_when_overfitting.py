@@ -21,10 +21,6 @@ def _table(evidence: Evidence) -> pd.DataFrame:
     return finished
 
 
-def rule_about(subject: str, label: str):
-    return lambda table: rule(table, subject, label)
-
-
 def rule(finished: pd.DataFrame, subject: str = "rrelu", label: str = "RReLU") -> ClaimResult:
     gaps = finished.pivot_table(index=[TASK, "seed"], columns="activation", values="gap_if_learned")
     accuracy = finished.pivot_table(index=[TASK, "seed"], columns="activation", values="test_accuracy")
@@ -57,9 +53,4 @@ def _draw(evidence: Evidence, finished: pd.DataFrame, out: Path) -> None:
                            title="Claim 12: RReLU and the ReLU family on small data (difference to ReLU)")
 
 
-def about(subject: str, label: str) -> Analysis:
-    """The claim asked of another function (a challenger in RReLU's place)."""
-    return Analysis(_table, rule_about(subject, label), _draw)
-
-
-analysis = about("rrelu", "RReLU")
+analysis = Analysis(_table, rule, _draw, subject=("rrelu", "RReLU"))

@@ -23,6 +23,7 @@ Three cautions apply to every rule:
 
 from __future__ import annotations
 
+import functools
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -239,11 +240,24 @@ MIN_BLOCKS = 3  # with fewer blocks (e.g. the quick profile's single seed) a res
 
 
 class Analysis:
-    """A claim's analysis: `prepare` a tidy table once, apply the pure `rule`, then `draw`."""
+    """A claim's analysis: `prepare` a tidy table once, apply the pure `rule`, then `draw`.
 
-    def __init__(self, prepare: Callable[[Evidence], pd.DataFrame], rule: Callable[[pd.DataFrame], ClaimResult],
-                 draw: Callable[[Evidence, pd.DataFrame, Path], None] | None = None, resample: bool = True):
-        self.prepare, self.rule, self.draw, self.resample = prepare, rule, draw, resample
+    A claim made about one function gives its `subject` (value, label), and its rule takes them
+    as keywords (`rule(table, subject=..., label=...)`): `about` then asks the same claim of another
+    function, as a challenger's report does with a new function in the subject's place."""
+
+    def __init__(self, prepare: Callable[[Evidence], pd.DataFrame], rule: Callable[..., ClaimResult],
+                 draw: Callable[[Evidence, pd.DataFrame, Path], None] | None = None, resample: bool = True,
+                 subject: tuple[str, str] | None = None):
+        self.prepare, self.draw, self.resample, self.subject = prepare, draw, resample, subject
+        self._rule_of_subject = rule
+        self.rule = functools.partial(rule, subject=subject[0], label=subject[1]) if subject else rule
+
+    def about(self, subject: str, label: str) -> Analysis:
+        """This analysis asked of `subject` (shown as `label`) instead of the claim's own."""
+        if self.subject is None:
+            raise TypeError("this claim is not about one function: it has no subject to replace")
+        return Analysis(self.prepare, self._rule_of_subject, self.draw, self.resample, (subject, label))
 
     def __call__(self, evidence: Evidence, out: Path | None = None) -> ClaimResult:
         if missing := _missing(evidence):

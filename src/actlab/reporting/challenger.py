@@ -3,7 +3,7 @@
 Each claim's YAML says how a new function enters it (`claim.challenger`): it `joins` an axis of the
 claim's sweep (`activation`, or an override such as claim 7's condition), and the claim's rule is
 asked either with it among the field, or `in_place_of` the function the claim is about (the claim's
-module then offers `about(subject, label)`: its analysis asked of another subject); `skip` says why a
+analysis has a `subject`, and `Analysis.about` asks it of another); `skip` says why a
 claim does not apply. A claim's module may define `challenger(...)` for a section of its own.
 `challenger_jobs` expands the grids (hydra_plugins' challenger sweeper runs them) and
 `build_challenger_report` writes results/challengers/NAME.md.
@@ -82,7 +82,7 @@ def view(claim: Claim, name: str, evidence: Evidence, figures_dir: Path, dirs: l
     figure = figures_dir / f"{name}_{claim.name}.png"
     if challenge.in_place_of:
         drawn = claim.analyze(evidence, figure)  # the figure: the new function beside every other
-        asked = claim.module.about(name, name)
+        asked = claim.analyze.about(name, name)
         result = asked(_without(evidence, challenge.column, challenge.in_place_of), scratch / figure.name)
         from actlab.claims.base import stability
 
