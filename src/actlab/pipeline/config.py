@@ -13,12 +13,16 @@ import hashlib
 import json
 import math
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from actlab import PROJECT_ROOT
+from actlab import PROJECT_ROOT, SHADOWED_CONFIG_WARNING
+
+# Every config this module composes loads conf/hydra/sweeper/basic.yaml, which replaces Hydra's own.
+warnings.filterwarnings("ignore", message=SHADOWED_CONFIG_WARNING)
 
 CONF_DIR = PROJECT_ROOT / "conf"
 COMPONENTS = ("dataset", "model", "activation", "initializer", "optimizer")
