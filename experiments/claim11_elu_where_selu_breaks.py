@@ -44,7 +44,8 @@ def rule(finished: pd.DataFrame) -> ClaimResult:
 
 
 def _draw(evidence: Evidence, finished: pd.DataFrame, out: Path) -> None:
-    figures.points_by_task(finished, ["test_accuracy"], out, reference="selu",
+    where = finished[TASK].map(lambda task: f"{task} (holds)" if task == INTACT else f"{task} (broken)")
+    figures.points_by_task(finished.assign(**{TASK: where}), ["test_accuracy"], out, reference="selu",
                            title="Claim 11: ELU against SELU, by task (difference to SELU)")
 
 

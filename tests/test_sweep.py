@@ -63,6 +63,7 @@ def _finished_children(db):
         return 0
 
 
+@pytest.mark.slow  # 9-27 s: the default run stays within 5 minutes
 def test_sigkilled_sweep_resumes_without_duplicates(tmp_path):
     db = tmp_path / "mlflow.db"
     args = [sys.executable, "-m", "run", "-m", *TINY, "trainer.epochs=3", f"tracking.uri=sqlite:///{db}",
@@ -104,6 +105,7 @@ def test_sigkilled_sweep_resumes_without_duplicates(tmp_path):
     assert again.stdout.count("mlflow ui --backend-store-uri") == 1
 
 
+@pytest.mark.slow  # 9-27 s: the default run stays within 5 minutes
 def test_one_diverging_job_does_not_stop_the_others(tmp_path):
     done = _sweep(tmp_path, "optimizer=sgd", "optimizer.learning_rate=0.01,1e6,0.02", "trainer.epochs=2")
     assert done.returncode == 0, done.stderr[-3000:]
@@ -162,6 +164,7 @@ def test_sweep_logs_to_a_real_tracking_server(tmp_path):
         server.wait(timeout=30)
 
 
+@pytest.mark.slow  # 9-27 s: the default run stays within 5 minutes
 def test_submitit_local_runs_a_two_job_sweep(tmp_path):
     done = _sweep(tmp_path, "hydra/launcher=submitit_local", "activation=relu,tanh")
     assert done.returncode == 0, done.stderr[-3000:]
