@@ -63,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     uri = resolve_uri(args.uri)
     experiment = f"claims-{args.profile}"
     if MlflowClient(uri).get_experiment_by_name(experiment) is None:
-        print(f"error: no MLflow experiment '{experiment}' in {uri}: run the claim experiments first "
+        from actlab.pipeline.redact import uri as shown
+
+        print(f"error: no MLflow experiment '{experiment}' in {shown(uri)}: run the claim experiments first "
               f"(bash experiments/run_claims.sh {args.profile})", file=sys.stderr)
         return 2
     if args.challenger:

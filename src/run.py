@@ -17,12 +17,10 @@ import warnings
 
 import hydra
 
-from actlab import PROJECT_ROOT
+from actlab import PROJECT_ROOT, SHADOWED_CONFIG_WARNING
 
-# conf/hydra/launcher/joblib.yaml replaces the plugin's config of that name on purpose; Hydra 1.3 warns
-# that merging the two is deprecated. Silenced here for this process and in the launcher's module for
-# joblib's workers. The message starts with a newline, hence the leading \s*.
-warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/joblib' is validated against ConfigStore schema")
+# conf/hydra/ replaces plugin configs of the same name on purpose (actlab.SHADOWED_CONFIG_WARNING).
+warnings.filterwarnings("ignore", message=SHADOWED_CONFIG_WARNING)
 from omegaconf import DictConfig  # noqa: E402 - after the warning filter above
 
 # An absolute path: works however this module is started (python -m run, or imported and called).
@@ -31,6 +29,7 @@ CONF_DIR = str(PROJECT_ROOT / "conf")
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 def main(cfg: DictConfig) -> dict | None:
+    from actlab.pipeline import redact
     from actlab.pipeline.config import ConfigError
     from actlab.pipeline.data import DatasetUnavailable
     from actlab.pipeline.finish import Pending
@@ -39,6 +38,8 @@ def main(cfg: DictConfig) -> dict | None:
     from actlab.pipeline.sweep import job_context, outcome_recorder
     from actlab.pipeline.track import TrackingUnreachable
 
+    # Secrets in the config (under secret-like keys, in URIs) are blanked in every line printed.
+    redact.remember_omegaconf(cfg)
     context = job_context(cfg)
     record_outcome = outcome_recorder()
     try:
@@ -47,7 +48,7 @@ def main(cfg: DictConfig) -> dict | None:
         result = run(cfg, context)
     except (ConfigError, DatasetUnavailable) as error:
         record_outcome({"status": "failed", "reason": str(error)})
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {redact.text(error)}", file=sys.stderr)
         if not context.parent_run_id:
             sys.exit(2)
         return None
@@ -59,7 +60,7 @@ def main(cfg: DictConfig) -> dict | None:
         sys.exit(130)
     except TrackingUnreachable as error:  # retried for tracking.retry_s; the run is not FINISHED
         record_outcome({"status": "failed", "reason": str(error)})
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {redact.text(error)}", file=sys.stderr)
         if not context.parent_run_id:
             sys.exit(1)
         return None
@@ -67,9 +68,10 @@ def main(cfg: DictConfig) -> dict | None:
         # In a sweep one job's failure must not stop the others (its MLflow run is already FAILED).
         record_outcome({"status": "failed", "reason": f"{type(error).__name__}: {error}"[:500]})
         if not context.parent_run_id:
-            traceback.print_exc()  # a crash inside a run: its traceback is wanted (cli's one-line errors are for input)
+            # A crash inside a run: its traceback is wanted (cli's one-line errors are for input).
+            print(redact.text(traceback.format_exc()), file=sys.stderr, end="")
             sys.exit(1)
-        print(f"error: job failed: {type(error).__name__}: {error}", file=sys.stderr)
+        print(redact.text(f"error: job failed: {type(error).__name__}: {error}"), file=sys.stderr)
         return None
     if isinstance(result, Pending):  # a sweep job's end, on the run-end writer: it records the outcome
         result.then(record_outcome)
@@ -93,6 +95,7 @@ def cli() -> int:
     exit status 2; Hydra itself prints several lines and exits 1 for the first kinds."""
     from hydra.errors import HydraException
 
+    from actlab.pipeline import redact
     from actlab.pipeline.config import ConfigError
     from actlab.pipeline.preflight import TrackingUnreachable, one_line
 
@@ -101,12 +104,12 @@ def cli() -> int:
     try:
         main()
     except TrackingUnreachable as error:  # a sweep's parent run could not be started
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {redact.text(error)}", file=sys.stderr)
         return 1
     except (HydraException, ConfigError, ValueError) as error:
         # Input errors; Hydra raises plain ValueErrors, too, for overrides it cannot apply
         # (`activation=0`). A crash inside a run never gets here: `main` prints its traceback.
-        print(f"error: {one_line(error)}", file=sys.stderr)
+        print(f"error: {redact.text(one_line(error))}", file=sys.stderr)
         return 2
     return 0
 

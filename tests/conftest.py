@@ -28,6 +28,9 @@ os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = str(_SESSION_HOME / ".hypothesis") 
 
 import pytest  # noqa: E402 - after HOME and the caches are redirected above
 
+# Session fixtures for the slow team tests: services started by deploy/ (tests/team_services.py).
+from team_services import slurm_cluster, team_server  # noqa: E402, F401
+
 ROOT = Path(__file__).resolve().parents[1]
 # What a test may never change: the real home's folders that Keras, MLflow, matplotlib and this
 # project write to, and the project's own results/ (tests write to their tmp_path only).

@@ -20,7 +20,7 @@ from actlab.reporting import readme
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = doc_commands.pages(ROOT)  # README.md, docs/*.md, examples/*/README.md
 # Pages written on other branches, linked from here before they arrive: drop a name once it is merged.
-WRITTEN_ELSEWHERE = {ROOT / "docs" / "team.md"}
+WRITTEN_ELSEWHERE: set[Path] = set()
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
 

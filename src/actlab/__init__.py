@@ -15,3 +15,10 @@ def write_atomic(path: Path, text: str) -> Path:
     tmp.write_text(text)
     os.replace(tmp, path)
     return path
+
+
+# conf/hydra/ replaces three of Hydra's plugin configs by files of the same name on purpose (the
+# joblib and SLURM launchers, the basic sweeper); Hydra 1.3 warns that merging them is deprecated.
+# Every process that composes a config filters it (run.py, the plugins' modules, which workers import).
+# The message starts with a newline, hence the leading \s*.
+SHADOWED_CONFIG_WARNING = r"\s*'hydra/(launcher/joblib|launcher/submitit_slurm|sweeper/basic)' is validated against ConfigStore schema"

@@ -42,10 +42,10 @@ from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from actlab import PROJECT_ROOT
+from actlab import PROJECT_ROOT, SHADOWED_CONFIG_WARNING
 
-# As in run.py: conf/hydra/launcher/joblib.yaml replaces the plugin's config of that name on purpose.
-warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/joblib' is validated against ConfigStore schema")
+# As in run.py: conf/hydra/ replaces plugin configs of the same name on purpose.
+warnings.filterwarnings("ignore", message=SHADOWED_CONFIG_WARNING)
 
 FENCE = re.compile(r"^```bash[ \t]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
 ANY_FENCE = re.compile(r"^```\w*[ \t]*\n(.*?)^```", re.MULTILINE | re.DOTALL)

@@ -13,12 +13,16 @@ import hashlib
 import json
 import math
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from actlab import PROJECT_ROOT
+from actlab import PROJECT_ROOT, SHADOWED_CONFIG_WARNING
+
+# Every config this module composes loads conf/hydra/sweeper/basic.yaml, which replaces Hydra's own.
+warnings.filterwarnings("ignore", message=SHADOWED_CONFIG_WARNING)
 
 CONF_DIR = PROJECT_ROOT / "conf"
 COMPONENTS = ("dataset", "model", "activation", "initializer", "optimizer")
@@ -291,7 +295,10 @@ def resolved(cfg: DictConfig) -> dict[str, Any]:
 
 def fingerprint_payload(cfg: DictConfig) -> dict[str, Any]:
     """The resolved config that decides what is trained (what a finished run can stand in for)."""
-    container = resolved(cfg)
+    from actlab.pipeline import redact
+
+    # Secrets blanked: a rotated token trains the same model (and no hash of one is kept).
+    container = redact.tree(resolved(cfg))
     payload = {k: v for k, v in container.items() if k not in NOT_FINGERPRINTED}
     payload["trainer"] = {k: v for k, v in payload["trainer"].items() if k not in NOT_FINGERPRINTED_TRAINER}
     payload["names"] = names(cfg)
@@ -304,7 +311,10 @@ def fingerprint(cfg: DictConfig) -> str:
 
 
 def flatten(cfg: DictConfig) -> dict[str, str]:
-    """`{"model.depth": "20", ...}` for MLflow params (lists kept as their JSON text)."""
+    """`{"model.depth": "20", ...}` for MLflow params (lists kept as their JSON text), secrets
+    blanked (actlab.pipeline.redact)."""
+    from actlab.pipeline import redact
+
     out: dict[str, str] = {}
 
     def walk(node: Any, prefix: str) -> None:
@@ -314,7 +324,7 @@ def flatten(cfg: DictConfig) -> dict[str, str]:
         else:
             out[prefix[:-1]] = json.dumps(node) if isinstance(node, list) else str(node)
 
-    walk({k: v for k, v in resolved(cfg).items() if k not in NOT_RUN_SETTINGS}, "")
+    walk(redact.tree({k: v for k, v in resolved(cfg).items() if k not in NOT_RUN_SETTINGS}), "")
     out |= {f"{group}.name": name for group, name in names(cfg).items()}
     return out
 

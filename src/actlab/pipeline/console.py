@@ -111,6 +111,9 @@ class SweepProgress:
             self._print(f"{place} {outcome_line(outcome, self.axes)}")
 
     def _print(self, line: str) -> None:
+        from actlab.pipeline import redact
+
+        line = redact.text(line)
         if self._bar is not None:
             self._bar.console.print(line, markup=False, highlight=False, soft_wrap=True)
             self._bar.advance(self._task)

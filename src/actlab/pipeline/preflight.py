@@ -66,7 +66,7 @@ def check(cfg: DictConfig, *, store: bool = True) -> None:
         # by a value (`model=3` with `+`), a missing key.
         raise ConfigError(f"the composed config cannot be used: {one_line(error)}") from None
     if store and cfg.tracking.enabled:
-        check_store(str(cfg.tracking.uri))
+        check_store(str(cfg.tracking.uri), str(cfg.tracking.experiment))
 
 
 # Top-level settings something reads: the config groups, the run's seed, and a claim experiment's
@@ -133,11 +133,14 @@ def sqlite_path(uri: str) -> Path | None:
     return Path(uri[len(SQLITE_PREFIX):]).expanduser().resolve()
 
 
-def check_store(uri: str) -> None:
-    """An SQLite store must be an MLflow store (or not exist yet) in a folder that takes writes."""
+def check_store(uri: str, experiment: str | None = None) -> None:
+    """An SQLite store must be an MLflow store (or not exist yet) in a folder that takes writes; a
+    tracking server with logins must accept the user's credentials and let them write `experiment`."""
     path = sqlite_path(uri)
     if path is None:
-        return  # a tracking server checks its own store; unreachable servers: see track.py
+        if uri.startswith(("http://", "https://")):
+            check_login(uri, experiment)
+        return  # unreachable servers: see track.py
     where = f"tracking.uri={uri}"
     if path.is_dir():
         raise StoreUnusable(f"{where}: {path} is a folder; give the database file, e.g. {SQLITE_PREFIX}{path / 'mlflow.db'}")
@@ -188,3 +191,76 @@ def _check_folder_takes_writes(folder: Path, where: str) -> None:
     except OSError as error:
         raise StoreUnusable(f"{where}: cannot write in {folder} ({error.strerror or error}); "
                             "give tracking.uri a writable place") from None
+
+
+# A user's credentials, as MLflow's own clients take them (mlflow.utils.credentials).
+CREDENTIAL_VARIABLES = "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD"
+LOGIN_TIMEOUT_S = 10
+
+
+class LoginRefused(ConfigError):
+    """The tracking server refused the user's login or a write to the experiment (exit status 2)."""
+
+
+def _credentials(uri: str) -> tuple[str, dict[str, str], str | None]:
+    """(the URI without its user part, the Authorization header, the user name) as MLflow's client
+    sends them: MLFLOW_TRACKING_USERNAME/PASSWORD, else MLFLOW_TRACKING_TOKEN, else the URI's user part."""
+    import base64
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    bare = urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else ""))) if parts.hostname else uri
+    user, password = os.environ.get("MLFLOW_TRACKING_USERNAME"), os.environ.get("MLFLOW_TRACKING_PASSWORD")
+    if not (user and password) and parts.username is not None:
+        user, password = unquote(parts.username), unquote(parts.password or "")
+    if user and password:
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        return bare.rstrip("/"), {"Authorization": f"Basic {token}"}, user
+    if os.environ.get("MLFLOW_TRACKING_TOKEN"):
+        return bare.rstrip("/"), {"Authorization": f"Bearer {os.environ['MLFLOW_TRACKING_TOKEN']}"}, None
+    return bare.rstrip("/"), {}, None
+
+
+def _get(url: str, headers: dict[str, str], params: dict[str, str]):
+    """One GET of MLflow's REST API; None where the server cannot be reached (track.py retries that)."""
+    import requests
+
+    try:
+        return requests.get(url, headers=headers, params=params, timeout=LOGIN_TIMEOUT_S)
+    except requests.exceptions.RequestException:
+        return None
+
+
+def check_login(uri: str, experiment: str | None) -> None:
+    """Before any work: a server with logins (MLflow's basic-auth app) must accept this user, and
+    the user must be allowed to write runs into `experiment` if it exists (creating it needs no
+    grant). One GET each of MLflow's public REST API; nothing is written. A server without logins,
+    or one that does not answer, passes here (the run then retries it for tracking.retry_s)."""
+    from actlab.pipeline import redact
+
+    base, headers, user = _credentials(uri)
+    shown = redact.uri(uri)
+    found = _get(f"{base}/api/2.0/mlflow/experiments/get-by-name", headers, {"experiment_name": experiment or "Default"})
+    if found is None:
+        return
+    if found.status_code == 401:
+        if not headers:
+            raise LoginRefused(f"the tracking server at {shown} needs a login: set {CREDENTIAL_VARIABLES} "
+                               "(the user and password its admin created for you)")
+        raise LoginRefused(f"the tracking server at {shown} refused the login of user '{user or '(token)'}': "
+                           f"check {CREDENTIAL_VARIABLES}")
+    if found.status_code == 403:
+        raise LoginRefused(f"user '{user}' may not read experiment '{experiment}' at {shown}: ask its owner for "
+                           "EDIT permission, or choose another tracking.experiment")
+    if found.status_code != 200 or not user or not experiment:
+        return  # no such experiment (the run creates it), or a server without logins
+    experiment_id = found.json().get("experiment", {}).get("experiment_id")
+    # The effective permission, resolved by the server as its own checks do (a user may ask about themselves).
+    permission = _get(f"{base}/api/3.0/mlflow/users/permissions/get", headers,
+                      {"username": user, "resource_type": "experiment", "resource_id": str(experiment_id)})
+    if permission is None or permission.status_code != 200:
+        return  # a server whose login app has no such route: its own 403 stops the run's first write
+    level = permission.json().get("permission", "")
+    if level not in ("EDIT", "MANAGE"):
+        raise LoginRefused(f"user '{user}' has {level or 'no'} permission on experiment '{experiment}' at {shown}, "
+                           "and a run needs EDIT or MANAGE: ask its owner to grant it, or choose another tracking.experiment")

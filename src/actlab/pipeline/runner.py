@@ -120,11 +120,18 @@ class _Interrupts:
             signal.signal(signal.SIGTERM, self._handle)
             # Ctrl-C must interrupt even where the parent shell started us with SIGINT ignored.
             signal.signal(signal.SIGINT, self._handle)
+            if os.environ.get("SLURM_JOB_ID"):
+                # A SLURM job gets SIGUSR2 `signal_delay_s` before its time limit (submitit asks for it):
+                # the run ends KILLED now, rather than FAILED by submitit's own handler or SIGKILLed later.
+                signal.signal(signal.SIGUSR2, self._handle)
         except ValueError:
             pass  # not the main thread (e.g. a threaded launcher): leave signals to it
 
     def _handle(self, signum, frame):
-        self.pending = KeyboardInterrupt() if signum == signal.SIGINT else _Terminated(f"signal {signum}")
+        if signum == signal.SIGUSR2:
+            self.pending = _Terminated("SLURM's time limit (SIGUSR2: hydra.launcher.timeout_min is near)")
+        else:
+            self.pending = KeyboardInterrupt() if signum == signal.SIGINT else _Terminated(f"signal {signum}")
         raise self.pending
 
     def raise_pending(self) -> None:
@@ -408,10 +415,14 @@ def _log_heatmaps(tracked, layer_table: list[dict[str, Any]], title: str) -> Non
 
 
 def _artifact_texts(cfg: DictConfig, context: RunContext, model) -> dict[str, str]:
+    """The run's text artifacts (secrets written as ***), read now: the next job changes Hydra's
+    config and may reuse this compiled model."""
+    from actlab.pipeline import redact
+
     lines: list[str] = []
     model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line))
-    return {"config.yaml": OmegaConf.to_yaml(OmegaConf.create(config_stage.resolved(cfg))),
-            "overrides.yaml": OmegaConf.to_yaml(OmegaConf.create(list(context.overrides))),
+    return {"config.yaml": OmegaConf.to_yaml(OmegaConf.create(redact.tree(config_stage.resolved(cfg)))),
+            "overrides.yaml": OmegaConf.to_yaml(OmegaConf.create(redact.overrides(context.overrides))),
             "model_summary.txt": "\n".join(lines) + "\n"}
 
 

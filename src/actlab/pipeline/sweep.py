@@ -96,10 +96,12 @@ def outcome_recorder():
     started = _JOB_START[0] if _JOB_START else None
 
     def record(outcome: dict[str, Any]) -> None:
+        from actlab.pipeline import redact
+
         outcome = {**outcome, **job}
         if started is not None:
             outcome["elapsed_s"] = round(time.monotonic() - started, 1)
-        write_atomic(path, json.dumps(outcome, default=str))
+        write_atomic(path, json.dumps(redact.tree(outcome), default=str))
 
     return record
 
@@ -135,7 +137,9 @@ def format_table(rows: list[dict[str, Any]]) -> str:
             continue
         varying = " ".join(o for o in overrides if o not in common)
         lines.append(f"  #{row['job']:<3} {row['status']:<9} {row.get('run_id') or '-':<32}  {varying}  {row.get('reason', '')}".rstrip())
-    return "\n".join(lines)
+    from actlab.pipeline import redact
+
+    return redact.text("\n".join(lines))
 
 
 def _import_run_stack() -> int:
@@ -305,20 +309,23 @@ class SweepTracking(Callback):
         # Hydra turns a callback's exception into a warning and goes on: a refusal exits here.
         from hydra.errors import HydraException
 
+        from actlab.pipeline import redact
         from actlab.pipeline.config import ConfigError
         from actlab.pipeline.preflight import TrackingUnreachable, check_store, one_line
 
+        redact.remember_omegaconf(config)
         # First of all: the workers' imports (TensorFlow, MLflow: the sweep's longest wait before its
         # first job) overlap with this process's checks, store and parent run.
         _start_joblib_workers(config)
         try:
             check_sweep_composes(config, kwargs.get("config_name"))
             if config.tracking.enabled:
-                check_store(str(config.tracking.uri))  # once for all jobs, before any of them
+                # Once for all jobs, before any of them: the store, and a server's login and permissions.
+                check_store(str(config.tracking.uri), str(config.tracking.experiment))
             self.axes, total = sweep_plan(config)
         except (HydraException, ConfigError) as error:
             _abandon_joblib_workers()
-            print(f"error: {one_line(error)}", file=sys.stderr)
+            print(f"error: {redact.text(one_line(error))}", file=sys.stderr)
             sys.exit(2)
         sweep_dir = Path(config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -340,6 +347,12 @@ class SweepTracking(Callback):
         from actlab.pipeline.console import SweepProgress
 
         _PROGRESS[:] = [SweepProgress(sweep_dir, total, self.axes, OUTCOME_FILE).start()]
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Hydra's record of the job (`.hydra/`: config.yaml, hydra.yaml, overrides.yaml), written
+        here with its secrets blanked: conf/config.yaml sets hydra.output_subdir to null, so Hydra
+        itself writes none (it would write them as given, before any callback could blank them)."""
+        write_hydra_record(config)
 
     def _parent(self, config: DictConfig, sweep_dir: Path, total: int | None) -> str:
         """The sweep's parent run: the one an earlier run of the same sweep made (rerun, resumed),
@@ -373,7 +386,9 @@ class SweepTracking(Callback):
                 # Runs left RUNNING by a job whose worker was killed (SIGKILL) are ended KILLED now.
                 self.store.mark_stale_runs()
             except Exception as error:
-                print(f"error: runs left RUNNING could not be marked KILLED: {error}"[:300])
+                from actlab.pipeline import redact
+
+                print(redact.text(f"error: runs left RUNNING could not be marked KILLED: {error}")[:300])
         sweep_dir = Path(config.hydra.sweep.dir)
         _stop_joblib_workers(sweep_dir)
         rows = sweep_table(sweep_dir) if sweep_dir.exists() else []
@@ -393,6 +408,26 @@ class SweepTracking(Callback):
 
             print(f"sweep parent run {self.parent_id} · compare the jobs: {ui_command(self.store.uri)} "
                   f"· then open {self.store.ui_url()}")
+
+
+HYDRA_RECORD = ".hydra"
+
+
+def write_hydra_record(config: DictConfig) -> None:
+    """`.hydra/` in the job's output folder, as Hydra writes it, every secret blanked (redact)."""
+    from actlab.pipeline import redact
+
+    runtime = config.hydra.runtime
+    if not runtime.get("output_dir"):
+        return
+    folder = Path(runtime.output_dir) / (config.hydra.get("output_subdir") or HYDRA_RECORD)
+    folder.mkdir(parents=True, exist_ok=True)
+    task = {k: v for k, v in OmegaConf.to_container(config, resolve=False).items() if k != "hydra"}
+    hydra_node = {"hydra": OmegaConf.to_container(config.hydra, resolve=False)}
+    overrides = OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
+    for name, node in (("config.yaml", redact.tree(task)), ("hydra.yaml", redact.tree(hydra_node)),
+                       ("overrides.yaml", redact.overrides(overrides))):
+        write_atomic(folder / name, OmegaConf.to_yaml(OmegaConf.create(node)))
 
 
 def _group_axis(axes: list[str]) -> str:
@@ -453,5 +488,7 @@ def summarize_sweep(store, parent_id: str, rows: list[dict[str, Any]], axes: lis
             sweep_summary(runs, "group", profiles, Path(tmp) / "sweep_summary.png", title)
         runs.to_csv(Path(tmp) / "sweep_jobs.csv", index=False)
         store.client.log_artifacts(parent_id, tmp)
+    from actlab.pipeline import redact
+
     store.client.log_batch(parent_id, tags=[RunTag(k, str(v)) for k, v in counts.items()] +
-                           [RunTag("mlflow.note.content", "\n".join(lines))])
+                           [RunTag("mlflow.note.content", redact.text("\n".join(lines)))])

@@ -30,6 +30,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
 from actlab import PROJECT_ROOT
+from actlab.pipeline import redact
 from actlab.pipeline.metric_keys import rounded
 from actlab.pipeline.preflight import TrackingUnreachable
 from actlab.pipeline.version import TAG as RESULTS_TAG
@@ -99,7 +100,7 @@ class _Retrying:
                 if time.monotonic() >= deadline:
                     if unreachable:
                         self._down = True
-                        raise TrackingUnreachable(f"tracking server unreachable at {self._uri} "
+                        raise TrackingUnreachable(f"tracking server unreachable at {redact.uri(self._uri)} "
                                                   f"(retried for {self._retry_s:g} s: tracking.retry_s)") from None
                     raise
                 time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
@@ -154,6 +155,7 @@ def resolve_uri(uri: str) -> str:
 
 
 def ui_command(uri: str) -> str:
+    uri = redact.uri(uri)
     if uri.startswith(("http://", "https://")):
         return f"open {uri}"
     return f"mlflow ui --backend-store-uri {uri}"
@@ -164,7 +166,7 @@ UI_ADDRESS = "http://127.0.0.1:5000"  # where `mlflow ui` serves by default
 
 def ui_url(uri: str, experiment_id: str) -> str:
     """The experiment's runs in the UI's model-training view (not its GenAI traces page), as charts."""
-    base = uri.rstrip("/") if uri.startswith(("http://", "https://")) else UI_ADDRESS
+    base = redact.uri(uri).rstrip("/") if uri.startswith(("http://", "https://")) else UI_ADDRESS
     return f"{base}/#/experiments/{experiment_id}/runs?workflowType=machine_learning&compareRunsMode=CHART"
 
 
@@ -231,6 +233,10 @@ class Store:
             _start_sqlite_store(Path(self.uri[len("sqlite:///"):]))
         if self.uri.startswith(("http://", "https://")):
             _http_settings(retry_s)
+            if redact.uri(self.uri) != self.uri:
+                # MLflow prints every ended run's address, password included ("View run ... at:");
+                # its public switch turns that off (the harness prints its own line, blanked).
+                os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
         self.client = _Retrying(MlflowClient(tracking_uri=self.uri), self.uri, retry_s)
         self.experiment_id = self._experiment_id(experiment)
 
@@ -267,7 +273,8 @@ class Store:
         return ui_url(self.uri, self.experiment_id)
 
     def start_run(self, name: str, tags: dict[str, str], parent_id: str | None = None) -> "TrackedRun":
-        tags = {**source_tags(), **tags, "host": HOST, "pid": str(os.getpid())}
+        tags = {**source_tags(), **tags, "host": HOST, "pid": str(os.getpid())} | slurm_tags()
+        tags = {key: redact.text(value) for key, value in tags.items()}
         if parent_id:
             tags["mlflow.parentRunId"] = parent_id
         run = self.client.create_run(self.experiment_id, run_name=name, tags=tags)
@@ -318,11 +325,16 @@ class Store:
             [self.experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=5000
         )
         for run in runs:
-            pid = run.data.tags.get("pid", "")
+            pid, job = run.data.tags.get("pid", ""), run.data.tags.get("slurm_job_id")
             if run.data.tags.get("host") == HOST and pid.isdigit() and not pid_alive(int(pid)):
-                self.client.set_tag(run.info.run_id, "ended_by", "stale-run cleanup: its process was gone")
-                self.client.set_terminated(run.info.run_id, "KILLED")
-                stale.append(run.info.run_id)
+                why = "stale-run cleanup: its process was gone"
+            elif job and slurm_job_gone(job):  # on any node: SLURM knows whether the job is still there
+                why = f"stale-run cleanup: its SLURM job {job} had left the queue"
+            else:
+                continue
+            self.client.set_tag(run.info.run_id, "ended_by", why)
+            self.client.set_terminated(run.info.run_id, "KILLED")
+            stale.append(run.info.run_id)
         return stale
 
 
@@ -425,7 +437,7 @@ class TrackedRun:
         self._aside.append(self._aside[0].submit(write, *args))
 
     def log_params(self, params: dict[str, Any]) -> None:
-        items = [Param(key, str(value)[:6000]) for key, value in params.items()]
+        items = [Param(key, redact.text(value)[:6000]) for key, value in params.items()]
         for start in range(0, len(items), 100):
             self.client.log_batch(self.run_id, params=items[start:start + 100])
 
@@ -483,7 +495,7 @@ class TrackedRun:
             raise errors[0]
 
     def set_tags(self, tags: dict[str, Any]) -> None:
-        self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+        self.client.log_batch(self.run_id, tags=[RunTag(k, redact.text(v)) for k, v in tags.items()])
 
     def log_artifacts(self, directory: Path) -> None:
         self.client.log_artifacts(self.run_id, str(directory))
@@ -509,6 +521,31 @@ class TrackedRun:
         self.client.set_terminated(self.run_id, self.status)
         if flush_error is not None and flush_error is error:
             raise flush_error  # the run's own code succeeded; the failed write must not pass silently
+
+
+def slurm_tags() -> dict[str, str]:
+    """Which SLURM job a run is (its array job and task, as `squeue`/`scancel` name it), when it
+    runs in one: the sweep's end marks a run KILLED when its job has left the queue."""
+    job = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    if all(job):
+        return {"slurm_job_id": f"{job[0]}_{job[1]}"}
+    return {"slurm_job_id": os.environ["SLURM_JOB_ID"]} if os.environ.get("SLURM_JOB_ID") else {}
+
+
+SLURM_ALIVE = ("PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING", "SIGNALING", "STAGE_OUT")
+
+
+def slurm_job_gone(job: str) -> bool:
+    """True when `squeue` says this job (`123` or `123_4`) is no longer pending or running; False
+    when it is, or when SLURM cannot be asked (no squeue here, no controller): then nothing is ended."""
+    try:
+        done = subprocess.run(["squeue", "-h", "-j", job, "-o", "%T"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    if done.returncode != 0:
+        return "Invalid job id" in done.stderr  # purged from the controller's memory: long gone
+    states = done.stdout.split()
+    return not any(state in SLURM_ALIVE for state in states)
 
 
 def children(store: Store, parent_id: str) -> Iterable[Any]:

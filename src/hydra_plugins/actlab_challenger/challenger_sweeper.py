@@ -46,7 +46,9 @@ class ChallengerSweeper(Sweeper):
         assert self.config is not None and self.launcher is not None
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        from actlab.pipeline import redact
+
+        OmegaConf.save(OmegaConf.create(redact.tree(OmegaConf.to_container(self.config))), sweep_dir / "multirun.yaml")  # secrets blanked
         dirs = [Path(s.path) for s in self.config.hydra.runtime.config_sources if s.schema == "file" and s.path]
         name = self.config.hydra.runtime.choices["activation"]
         from hydra.types import RunMode

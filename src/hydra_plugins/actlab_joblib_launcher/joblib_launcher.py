@@ -35,11 +35,12 @@ from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, run_job, setup_globals
 from omegaconf import DictConfig, open_dict
 
-from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher as HydraJoblibLauncher
-
 # Hydra's warning that run.py silences in the launching process, silenced in joblib's workers, which
 # import this module (to unpickle `run_chunk`) but not run.py.
-warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/joblib' is validated against ConfigStore schema")
+from actlab import SHADOWED_CONFIG_WARNING
+from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher as HydraJoblibLauncher
+
+warnings.filterwarnings("ignore", message=SHADOWED_CONFIG_WARNING)
 
 OUTCOME_FILE = "outcome.json"  # actlab.pipeline.sweep's; not imported here: Hydra imports this module at every start
 
