@@ -33,7 +33,7 @@ from hydra.core.config_loader import ConfigLoader
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, run_job, setup_globals
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 # Hydra's warning that run.py silences in the launching process, silenced in joblib's workers, which
 # import this module (to unpickle `run_chunk`) but not run.py.
@@ -51,25 +51,36 @@ class ComposeOnce(ConfigLoader):
 
     def __init__(self, loader: ConfigLoader):
         self.loader = loader
-        self.composed: dict[tuple[int, tuple[str, ...]], DictConfig] = {}
+        self.composed: dict[tuple, DictConfig] = {}
         self.compositions = 0  # sweep configs composed by this process (tests/test_sweep.py)
         self.reused = 0  # configs the launcher took from the sweeper's check, not composing again
 
     def __getstate__(self) -> dict[str, Any]:  # pickled into every task: without the kept configs
         return {"loader": self.loader, "composed": {}, "compositions": 0, "reused": 0}
 
+    @staticmethod
+    def _key(master_config: DictConfig, sweep_overrides: Sequence[str]) -> tuple:
+        # What Hydra's load_sweep_config composes from: the master's Hydra overrides and config name
+        # (the sweeper may hold a copy of the launcher's master, e.g. with its secrets blanked).
+        hydra_overrides = tuple(str(o) for o in master_config.hydra.overrides.hydra)
+        return hydra_overrides, str(master_config.hydra.job.config_name), tuple(sweep_overrides)
+
     def load_sweep_config(self, master_config: DictConfig, sweep_overrides: list[str]) -> DictConfig:
-        key = (id(master_config), tuple(sweep_overrides))
+        key = self._key(master_config, sweep_overrides)
         if key not in self.composed:
             self.compositions += 1
             self.composed[key] = self.loader.load_sweep_config(master_config, list(sweep_overrides))
         return self.composed[key]
 
     def take(self, master_config: DictConfig, sweep_overrides: Sequence[str]) -> DictConfig:
-        """The job's config, composed at most once, and forgotten here (the job owns it now)."""
-        self.reused += (id(master_config), tuple(sweep_overrides)) in self.composed
+        """The job's config, composed at most once, and forgotten here (the job owns it now). Its
+        resolver cache (`${now:...}` and the like) is the launcher's master's, as Hydra's own
+        load_sweep_config makes it (OmegaConf.copy_cache)."""
+        key = self._key(master_config, sweep_overrides)
+        self.reused += key in self.composed
         config = self.load_sweep_config(master_config, list(sweep_overrides))
-        del self.composed[(id(master_config), tuple(sweep_overrides))]
+        del self.composed[key]
+        OmegaConf.copy_cache(from_config=master_config, to_config=config)
         return config
 
     # The rest of the interface as Hydra's own loader does it.
