@@ -15,7 +15,8 @@ def test_a_session_whose_test_writes_into_the_real_home_fails(tmp_path):
     # that folder is the "real home" the guard watches.
     (tmp_path / "tests").mkdir()
     shutil.copy(ROOT / "tests" / "conftest.py", tmp_path / "tests")
-    shutil.copy(ROOT / "tests" / "helpers.py", tmp_path / "tests")
+    for module in ("helpers.py", "team_services.py"):  # what conftest imports
+        shutil.copy(ROOT / "tests" / module, tmp_path / "tests")
     (tmp_path / "tests" / "test_writes_home.py").write_text(
         "from conftest import REAL_HOME\n\ndef test_writes():\n    (REAL_HOME / '.keras').mkdir()\n")
     (tmp_path / "home").mkdir()
