@@ -74,7 +74,7 @@ def expected_jobs(experiment: str, profile: str, dirs: list[Path] | None = None,
     A claim that tunes (`tune:`, actlab.claims.tuning) has stages: `stage="tune"` (the default:
     the jobs a sweep runs first, all of them for a claim that does not tune) gives its tuning grid;
     `stage="test"` its own grid with each group's value from `selected`; `stage="plan"` that grid
-    before any pick (what its deciding tests' blocks are counted on). `.attrs["tune"]` is the Tune."""
+    before any pick, without fingerprints (what its deciding tests' blocks are counted on). `.attrs["tune"]` is the Tune."""
     dirs = list(dirs or [CONF_DIR])
     base = [*(_searchpath(dirs) if composer is None else []), f"experiment={experiment}", f"profile={profile}"]
     parser = OverridesParser.create()
@@ -90,6 +90,9 @@ def expected_jobs(experiment: str, profile: str, dirs: list[Path] | None = None,
         by_groups: dict[tuple[str, ...], Any] = {}
         rows = []
         for job in jobs:
+            if stage == "plan":  # the grid's values only: no job is composed
+                rows.append({column_name(k): v for k, v in (o.split("=", 1) for o in job)})
+                continue
             groups = tuple(o for o in job if _is_group_override(o, dirs))
             if groups not in by_groups:
                 by_groups[groups] = compose_job([*base, *groups])
