@@ -201,9 +201,10 @@ def rank_intervals(ranks, highlight: str, path: Path) -> None:
     """Mean rank of every function (1 = best) with its 95% interval, `highlight` in its own colour."""
     fig, ax = plt.subplots(figsize=(7, 0.4 * len(ranks) + 1.5))
     for y, (name, row) in enumerate(ranks.iterrows()):
-        colour, marker = (figures.OKABE_ITO[4], "D") if name == highlight else (figures.OKABE_ITO[3], "o")
+        look = figures.style(highlight) if name == highlight else {"color": "0.45", "marker": "o"}
         ax.errorbar(row["mean_rank"], y, xerr=[[row["mean_rank"] - row["low"]], [row["high"] - row["mean_rank"]]],
-                    fmt=marker, color=colour, capsize=3)
+                    fmt=look["marker"], color=look["color"], capsize=3, markersize=10 if name == highlight else 6,
+                    label=highlight if name == highlight else None)
     ax.set_yticks(range(len(ranks)), ranks.index)
     ax.invert_yaxis()
     ax.set_xlabel("mean rank of test accuracy (1 = best), 95% interval over task × seed blocks")

@@ -32,7 +32,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-mlflow", action="store_true", help="do not log the report as an MLflow run")
     parser.add_argument("--commands", action="store_true", help="print the sweeps that make the report's runs, one per line, and exit")
     parser.add_argument("--challenger", metavar="NAME", help="write results/challengers/NAME.md: where activation NAME stands on each claim "
-                        "(after `python -m run -m experiment=challenger activation=NAME`)")
+                        "(`python -m challenge NAME` trains its runs first)")
     parser.add_argument("--config-dir", action="append", default=[], type=Path, metavar="DIR",
                         help="a config folder of your own, as given to `python -m run --config-dir` (repeatable)")
     return parser.parse_args(argv)
@@ -65,12 +65,17 @@ def main(argv: list[str] | None = None) -> int:
     if MlflowClient(uri).get_experiment_by_name(experiment) is None:
         from actlab.pipeline.redact import uri as shown
 
-        print(f"error: no MLflow experiment '{experiment}' in {shown(uri)}: run the claim experiments first "
-              f"(bash experiments/run_claims.sh {args.profile})", file=sys.stderr)
+        if args.challenger:
+            from actlab.reporting.challenger import command
+
+            first = f"`{command(args.challenger, args.profile, dirs)}` trains what its report needs (the field included) and writes it"
+        else:
+            first = f"run the claim experiments first (bash experiments/run_claims.sh {args.profile})"
+        print(f"error: no MLflow experiment '{experiment}' in {shown(uri)}: {first}", file=sys.stderr)
         return 2
     if args.challenger:
         from actlab.pipeline.config import options
-        from actlab.reporting.challenger import NoRunsOfThisVersion, build_challenger_report
+        from actlab.reporting.challenger import MissingRuns, NoRunsOfThisVersion, build_challenger_report
 
         if args.challenger not in options("activation", dirs):
             print(f"error: --challenger {args.challenger} is not an activation of the config tree "
@@ -79,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         out = args.out or Path("results") / ("challengers" if args.profile == "full" else "quick/challengers")
         try:
             path = build_challenger_report(uri, args.challenger, args.profile, dirs, out)
-        except NoRunsOfThisVersion as error:
+        except (NoRunsOfThisVersion, MissingRuns) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
         print(f"challenger report written: {path}")

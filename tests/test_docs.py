@@ -115,6 +115,8 @@ def test_commands_are_read_from_bash_blocks_as_a_shell_reads_them():
     "python -m report --claim 99",
     "python -m report --bogus",
     "python -m report --challenger swishy",
+    "python -m challenge swishy",
+    "python -m challenge relu --profile medium",
     "pytest -m slwo",
     "pytest tests/test_nothing.py",
     "bash experiments/nothing.sh",

@@ -4,6 +4,7 @@ figure is drawn by the claim's module."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import matplotlib
@@ -26,12 +27,31 @@ def _style_at(i: int) -> dict:
             "linestyle": DASHES[(i // len(OKABE_ITO)) % len(DASHES)]}
 
 
+# A challenger report's new function: one colour and marker no other series has (not in the
+# palette), drawn over the others, in every figure of its report (`challenging`).
+CHALLENGER_STYLE = {"color": "#B0125B", "marker": "*", "linestyle": "-", "zorder": 10}
+_CHALLENGER: list[str] = []
+
+
+@contextlib.contextmanager
+def challenging(name: str):
+    """Within this block, `style(name)` is the challenger's style in every figure."""
+    _CHALLENGER.append(name)
+    try:
+        yield
+    finally:
+        _CHALLENGER.remove(name)
+
+
 def style(name: str, others=()) -> dict:
     """Colour, marker and dash pattern of one series. An activation of the registry keeps its own
     style in every figure; any other label (a model, a condition, a slope) is styled by its place
-    among `others`, after the activations' styles so the two never share one."""
+    among `others`, after the activations' styles so the two never share one. A challenger report's
+    function (`challenging`) has CHALLENGER_STYLE, with a z-order that draws it on top."""
     from actlab.pipeline.config import options
 
+    if name in _CHALLENGER:
+        return dict(CHALLENGER_STYLE)
     names = options("activation")
     if name in names:
         return _style_at(names.index(name))

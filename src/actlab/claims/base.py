@@ -111,6 +111,7 @@ class Challenge:
     column: str = "activation"  # where `in_place_of` is named
     as_value: str | None = None  # the new function's value in `column` (default: its name)
     skip: str | None = None  # why the claim does not apply to a new function
+    field: bool = True  # false: the verdict reads only the new function's runs (no field jobs are trained for it)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ comment, `&&` separates commands). Each is checked by what it is:
   axis that chooses a config group (whose options may not exist); each composition preflighted;
 - `python -m report ...`: its arguments parsed by the report's own parser, each `--claim` looked up
   in the claims' registry, `--challenger` among the activations; `--commands` run for real;
+- `python -m challenge NAME ...`: its arguments parsed by its own parser, NAME among the activations;
 - `python -m actlab.…` and `python FILE.py`: `--help` (the module or file exists and starts);
 - `pytest ...`: the files named exist, the markers named are registered;
 - `bash FILE ...` or `./FILE.sh`: the file exists and `bash -n` parses it;
@@ -254,6 +255,25 @@ def _pytest(args: list[str]) -> str:
     return ""
 
 
+def check_challenge(args: list[str]) -> str:
+    """Parse a `python -m challenge` command line as it does; its activation must exist; '' if fine."""
+    if str(PROJECT_ROOT / "src") not in sys.path:
+        sys.path.insert(0, str(PROJECT_ROOT / "src"))
+    import challenge
+    from actlab.pipeline.config import CONF_DIR, options
+
+    stderr = io.StringIO()
+    try:
+        with redirect_stderr(stderr), redirect_stdout(io.StringIO()):
+            parsed = challenge.parse_args(args)
+    except SystemExit as exit_:
+        return "" if exit_.code == 0 else f"the challenge's parser refused it: {stderr.getvalue().strip().splitlines()[-1]}"
+    dirs = [CONF_DIR, *(PROJECT_ROOT / d for d in parsed.config_dir)]
+    if parsed.name not in options("activation", dirs):
+        return f"{parsed.name} is not an activation of the config tree"
+    return ""
+
+
 def check(command: str, scratch: Path | None = None) -> tuple[str, bool, str]:
     """(how it was checked, ok, error) for one command; `scratch` holds the files pages showed."""
     words = _with_scratch(shlex.split(command), scratch)
@@ -307,6 +327,9 @@ def check(command: str, scratch: Path | None = None) -> tuple[str, bool, str]:
     if args[:2] == ["-m", "report"]:
         error = check_report(args[2:])
         return "the report's parser and registry", not error, error
+    if args[:2] == ["-m", "challenge"]:
+        error = check_challenge(args[2:])
+        return "the challenge's parser and the activations", not error, error
     if args[:1] == ["-m"] and len(args) > 1 and args[1].startswith("actlab."):
         ok, error = _python(["-m", args[1], "--help"], env)
         return "--help", ok, error

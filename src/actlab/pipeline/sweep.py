@@ -297,6 +297,15 @@ def sweep_key(config: DictConfig) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def label_jobs(jobs: list[list[str]]) -> None:
+    """A sweeper that expands its own jobs (the challenger's) names the keys that tell them apart,
+    for the sweep's progress lines: every key whose value differs between two of its jobs."""
+    values = [dict(o.split("=", 1) for o in job) for job in jobs]
+    axes = [k for k in dict.fromkeys(k for v in values for k in v) if len({v.get(k) for v in values}) > 1]
+    for progress in _PROGRESS:
+        progress.axes = axes
+
+
 def sweep_name(axes: list[str], total: int | None) -> str:
     """`sweep · activation × seed · 35 jobs`."""
     from actlab.pipeline.console import short_name

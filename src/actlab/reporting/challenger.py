@@ -21,6 +21,7 @@ import pandas as pd
 from actlab.claims.base import DOES_NOT_APPLY, RESAMPLES, STABLE_SHARE, ChallengerView, Claim, Evidence, judge
 from actlab.claims.registry import discover
 from actlab.reporting.markdown import VERDICT_MARK, machine, software_versions, stability_text, write_atomic
+from actlab.stats import ALPHA
 
 
 class NoRunsOfThisVersion(RuntimeError):
@@ -33,6 +34,7 @@ class ChallengerJob:
     overrides: list[str]
     fingerprint: str
     alone: bool  # timed: no other job may share the cores
+    own: bool = True  # the new function's job (False: a job of the field it is compared with)
 
 
 def _extra(name: str, claim: Claim) -> list[str]:
@@ -47,27 +49,55 @@ def entered(dirs: list[Path] | None = None) -> list[Claim]:
 
 
 def challenger_jobs(name: str, profile: str, dirs: list[Path] | None = None, composer=None,
-                    runs: pd.DataFrame | None = None) -> list[ChallengerJob]:
+                    runs: pd.DataFrame | None = None, field: bool = False) -> list[ChallengerJob]:
     """The new function's jobs in every claim's grid it joins, each config once (`composer`: a
     running sweep's own config loader, see claims_report.expected_jobs). Without `runs`: every
     claim's jobs, tuning stages included; with `runs` (the store's, after those ran): the test
-    stages of the claims that tune, at the values picked from those runs."""
+    stages of the claims that tune, at the values picked from those runs. With `field`, also the
+    jobs of the functions those claims compare it with (each claim's own grid, unless its YAML says
+    `field: false`): a store without them gets them trained once, for every later challenger."""
     from actlab.reporting.claims_report import expected_jobs, picked
 
     jobs, seen = [], set()
     for claim in entered(dirs):
-        table = expected_jobs(claim.name, profile, dirs, _extra(name, claim), composer, stage="tune")
-        if runs is not None:
-            if table.attrs["tune"] is None:
-                continue
-            table = expected_jobs(claim.name, profile, dirs, _extra(name, claim), composer, stage="test",
-                                  selected=picked(table, runs)[1])
-        for overrides, fp in zip(table.attrs["overrides"], table["fingerprint"]):
-            if fp in seen:
-                continue
-            seen.add(fp)
-            jobs.append(ChallengerJob(claim.name, [f"experiment={claim.name}", f"profile={profile}", *overrides], fp, claim.workers == 1))
+        extras = [_extra(name, claim)] + ([[]] if field and claim.challenge.field else [])
+        for extra in extras:
+            table = expected_jobs(claim.name, profile, dirs, extra, composer, stage="tune")
+            if runs is not None:
+                if table.attrs["tune"] is None:
+                    continue
+                table = expected_jobs(claim.name, profile, dirs, extra, composer, stage="test",
+                                      selected=picked(table, runs)[1])
+            for overrides, fp in zip(table.attrs["overrides"], table["fingerprint"]):
+                if fp in seen:
+                    continue
+                seen.add(fp)
+                jobs.append(ChallengerJob(claim.name, [f"experiment={claim.name}", f"profile={profile}", *overrides], fp,
+                                          claim.workers == 1, own=bool(extra)))
     return jobs
+
+
+def command(name: str, profile: str, dirs: list[Path]) -> str:
+    """The one command that trains what a challenger's report needs and writes the report."""
+    from actlab.reporting.claims_report import _config_dir_args
+
+    return f"python -m challenge {name}{_config_dir_args(dirs)}" + ("" if profile == "quick" else f" --profile {profile}")
+
+
+class MissingRuns(RuntimeError):
+    """Jobs a challenger's report reads have no finished run of this results version: the message
+    names them per claim and gives the command that trains them."""
+
+
+def _absent(evidence: Evidence) -> int:
+    """Jobs of a claim's grid with no run in the store, the tuning stage's too; a
+    tuning claim whose picks are missing has no test jobs yet, counted as its tuning grid's size."""
+    count = int((evidence.table["status"] == "missing").sum()) if "status" in evidence.table else 0
+    if evidence.tuning is not None:
+        count += int((evidence.tuning["status"] == "missing").sum())
+        if evidence.table.empty:
+            count += max(1, len(evidence.tuning))
+    return count
 
 
 def _without(evidence: Evidence, column: str, subject: str) -> Evidence:
@@ -119,58 +149,184 @@ def build_challenger_report(uri: str, name: str, profile: str, dirs: list[Path],
         raise NoRunsOfThisVersion(
             f"no runs of results version {RESULTS_VERSION} (this code's) in experiment claims-{profile}"
             + (f" (it holds runs of other versions only: {ignored})" if ignored else "")
-            + f": run the claims' sweeps (bash experiments/run_claims.sh {profile}) and the challenger sweep with this code first")
+            + f": `{command(name, profile, dirs)}` trains what its report needs and writes it")
     claims = discover(dirs)
-    evidences, missing = {}, 0
+    asked, missing, lacking = {}, 0, []
     for claim in claims.values():
         if claim.challenge.skip or not claim.challenge.joins:
             continue
         others = data.evidence(claim, profile, dirs)
         new = data.evidence(claim, profile, dirs, _extra(name, claim))
         missing += int((new.table["status"] == "missing").sum())
+        gaps = [f"{_absent(new)} of {name}'s"] + ([f"{_absent(others)} of the field's"] if claim.challenge.field else [])
+        if any(not g.startswith("0 ") for g in gaps):
+            lacking.append(f"{claim.label.lower()}: {' and '.join(g for g in gaps if not g.startswith('0 '))} jobs")
+        asked[claim.name] = (others, new)
+    if lacking:
+        raise MissingRuns(f"{name}'s report needs runs that experiment claims-{profile} does not have ({'; '.join(lacking)}): "
+                          f"`{command(name, profile, dirs)}` trains only those and writes the report")
+    evidences = {}
+    for claim_name, (others, new) in asked.items():
+        claim = claims[claim_name]
         table = pd.concat([others.table, new.table.drop(columns=[c for c in new.table if c not in others.table])],
                           ignore_index=True).drop_duplicates("fingerprint")
         if claim.challenge.as_value:  # the new function's rows carry a placeholder value (claim 7's condition)
             table[claim.challenge.column] = table[claim.challenge.column].replace({claim.challenge.as_value: name})
-        evidences[claim.name] = Evidence(table, data.layers, data.history)
+        tuning, selected = ((pd.concat([others.tuning, new.tuning], ignore_index=True).drop_duplicates("fingerprint"),
+                             pd.concat([others.selected, new.selected], ignore_index=True).drop_duplicates())
+                            if others.tune is not None else (None, None))
+        evidences[claim.name] = Evidence(table, data.layers, data.history, tuning=tuning, selected=selected, tune=others.tune)
     figures_dir = out / "figures"
     figures_dir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="actlab-challenger-"))
-    views = [(claim, view(claim, name, evidences.get(claim.name, Evidence(pd.DataFrame({"status": []}))), figures_dir, dirs, scratch))
-             for claim in claims.values()]
+    from actlab import figures
+
+    with figures.challenging(name):  # one colour and marker for the new function in every figure
+        views = [(claim, view(claim, name, evidences.get(claim.name, Evidence(pd.DataFrame({"status": []}))), figures_dir, dirs, scratch))
+                 for claim in claims.values()]
+        answers = _answers(name, claims, evidences, figures_dir)
+    fields = {claim.name: claim.analyze(_field(claim, asked[claim.name][0])).verdict
+              for claim in claims.values() if claim.name in asked and claim.challenge.field}
     config = activation_config(name, dirs)
     shown = {k: v for k, v in config.items() if k not in ("_target_", "formula", "suggested_initializer", "in_article")}
     mark = {**VERDICT_MARK, DOES_NOT_APPLY: "— does not apply"}
-    text = [
-        f"# Challenger: {name}",
-        "",
-        f"Generated by `python -m report --challenger {name} --profile {profile}` from the MLflow runs of the claims' "
-        f"experiment `claims-{profile}`: {name}'s own runs (from `python -m run -m experiment=challenger activation={name} "
-        f"profile={profile}`) beside every other function's. Each verdict comes from the claim's own rule (the module beside "
-        "its experiment YAML), the same code as REPORT.md's, and so does its stability: the share of "
-        f"{RESAMPLES} bootstrap resamples of the claim's blocks (task × seed) for which that rule gives the same "
-        f"verdict, marked unstable under {STABLE_SHARE:.0%}.",
+    preview = profile != "full"
+    unreachable = [claim.key for claim, line in views if line.verdict != DOES_NOT_APPLY
+                   and _floor(claim, evidences.get(claim.name), answers.get(claim.name)) is not None
+                   and _floor(claim, evidences.get(claim.name), answers.get(claim.name)) >= ALPHA]
+    text = [f"# Challenger: {name}", ""]
+    if preview:
+        text += [f"> **A preview ({profile} profile).** Few tasks and seeds: a stability of 100% over 3 blocks is no certainty, and "
+                 + (f"the deciding tests of claim(s) {', '.join(unreachable)} cannot reach p < {ALPHA} with this design whatever the "
+                    "data, so their verdicts can only be inconclusive. " if unreachable else "")
+                 + f"The full design: `{command(name, 'full', dirs)}`.", ""]
+    text += ["## Bottom line", "", _bottom_line(name, config, answers, views), ""]
+    text += [
+        f"Generated by `{command(name, profile, dirs)}` (it trains only what the store lacks, then writes this report) from the "
+        f"MLflow runs of experiment `claims-{profile}`: {name}'s runs beside the field's. Each verdict comes from the claim's "
+        "own rule (the module beside its experiment YAML), the same code as REPORT.md's, and so does its stability: the share "
+        f"of {RESAMPLES} bootstrap resamples of the claim's blocks (task × seed) for which that rule gives the same verdict, "
+        f"marked unstable under {STABLE_SHARE:.0%}. Accuracy differences are in percentage points (pt), times are ratios to ReLU's.",
         "",
         f"- **Function:** `{config['_target_']}`" + (f", {config['formula']}" if config.get("formula") else "")
         + (f"; parameters {', '.join(f'{k}={v}' for k, v in shown.items())}" if shown else ""),
         f"- **Suggested initializer:** {config.get('suggested_initializer', 'glorot_uniform')}",
         f"- **Machine:** {machine()}; {software_versions()}",
-        f"- **Runs of {name} missing:** {missing}" + (" (run the challenger sweep first)" if missing else ""),
         f"- **Code versions:** {describe_versions(used_runs(data, list(evidences.values())), data.ignored)}",
         f"- **Report time:** {time.perf_counter() - started:.0f} s",
         "",
-        "| # | The article says | How it is asked of " + name + " | Verdict | Stability |",
-        "|---|---|---|---|---|",
+        f"| # | The article says | About {name} | Verdict with {name} (how asked) | The field's verdict | n "
+        "| Smallest p the design can reach | Stability |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for claim, line in views:
-        stable = "" if line.verdict == DOES_NOT_APPLY else stability_text(line.stability)
-        text.append(f"| {claim.key} | {claim.article} | {line.how} | {mark.get(line.verdict, line.verdict)} | {stable} |")
+        if line.verdict == DOES_NOT_APPLY:
+            text.append(f"| {claim.key} | {claim.article} | — | {mark[DOES_NOT_APPLY]} ({line.how}) | | | | |")
+            continue
+        answer = answers.get(claim.name)
+        floor = _floor(claim, evidences.get(claim.name), answer)
+        about = answer.cell if answer is not None and answer.cell else mark.get(line.verdict, line.verdict)
+        n = answer.n if answer is not None and answer.n else _n(evidences.get(claim.name))
+        text.append(f"| {claim.key} | {claim.article} | {about} | {mark.get(line.verdict, line.verdict)} ({line.how}) | "
+                    f"{mark.get(fields[claim.name], fields[claim.name]) if claim.name in fields else '—'} | {n} | "
+                    f"{'—' if floor is None else 'no floor' if floor == 0 else f'{floor:.2g}'} | {stability_text(line.stability)} |")
+    from actlab.reporting.standing import published
+
+    ranking = next((a for k, a in answers.items() if a.comparisons), None)
+    literature = published(name, dirs, ranking)
+    if literature:
+        text += ["", "## Published results beside the harness's", "",
+                 f"The paper's numbers (its setting, far larger than the harness's) beside {name}'s paired test-accuracy difference "
+                 "on claim 8's tasks and seeds; the same sign says the direction holds here, not the size.", "", *literature]
+    linked = set()
     for claim, line in views:
         if line.verdict == DOES_NOT_APPLY:
             continue
+        answer = answers.get(claim.name)
         text += ["", f"## {claim.label}: {claim.title}", "", f"**Asked:** {line.how}  ",
-                 f"**Verdict:** {mark.get(line.verdict, line.verdict)}  ", f"**Stability:** {stability_text(line.stability, long=True)}", "",
-                 *[f"- {n}" for n in line.numbers]]
-        if line.figure is not None and Path(line.figure).exists():
-            text += ["", f"![{claim.label}]({Path(line.figure).relative_to(out).as_posix()})"]
+                 f"**Verdict:** {mark.get(line.verdict, line.verdict)}  ", f"**Stability:** {stability_text(line.stability, long=True)}", ""]
+        if answer is not None:
+            text += [f"**About {name}:** {answer.sentence}", ""]
+        text += [f"- {n}" for n in line.numbers]
+        for figure in [line.figure, *(answer.figures if answer is not None else [])]:
+            if figure is not None and Path(figure).exists() and Path(figure).resolve().is_relative_to(out.resolve()):
+                linked.add(Path(figure).resolve())
+                text += ["", f"![{claim.label}: {Path(figure).stem}]({Path(figure).relative_to(out).as_posix()})"]
+    extra = [f for f in sorted(figures_dir.glob(f"{name}_*.png")) if f.resolve() not in linked]
+    for answer in answers.values():
+        extra += [f for f in answer.figures if f.exists() and f.resolve() not in linked and f not in extra]
+    if extra:
+        text += ["", "## More figures", "", *[f"- [{f.stem}]({f.relative_to(out).as_posix()})" for f in extra]]
     return write_atomic(out / f"{name}.md", "\n".join(text) + "\n")
+
+
+def _field(claim: Claim, others: Evidence) -> Evidence:
+    """The field's own evidence (what REPORT.md's verdict reads)."""
+    return others
+
+
+def _answers(name: str, claims: dict[str, Claim], evidences: dict[str, Evidence], figures_dir: Path) -> dict:
+    """The bottom line's answers, keyed by the claim each reads (see actlab.reporting.standing)."""
+    from actlab.reporting import standing
+
+    found = {}
+    by_number = {c.number: c for c in claims.values() if c.number is not None and c.name in evidences}
+    if 8 in by_number:
+        found[by_number[8].name] = standing.ranking(name, by_number[8], evidences[by_number[8].name], figures_dir)
+    if 1 in by_number:
+        found[by_number[1].name] = standing.gradients(name, by_number[1], evidences[by_number[1].name])
+    if 3 in by_number:
+        found[by_number[3].name] = standing.dying(name, by_number[3], evidences[by_number[3].name])
+    if 6 in by_number:
+        found[by_number[6].name] = standing.inference(name, by_number[6], evidences[by_number[6].name])
+    tuned = [evidences[c.name] for n, c in by_number.items() if n in (5, 8)]
+    best = None
+    if 8 in by_number:
+        ranked = standing.accuracy_table(by_number[8], evidences[by_number[8].name]).dropna()
+        best = ranked.rank(axis=1, ascending=False).mean().idxmin() if not ranked.empty else None
+        if best == name:
+            best = ranked.rank(axis=1, ascending=False).mean().drop(name).idxmin() if ranked.shape[1] > 1 else None
+    sensitivity = standing.sensitivity(name, tuned, best, figures_dir)
+    if sensitivity is not None and 5 in by_number:
+        found["learning rate"] = sensitivity
+    return {k: v for k, v in found.items() if v is not None}
+
+
+def _bottom_line(name: str, config: dict, answers: dict, views) -> str:
+    """The first paragraph: the function, where it ranks, and one sentence per question."""
+    formula = config.get("formula")
+    first = f"**{name}**" + (f", f(x) = {formula}" if formula else f" (`{config['_target_']}`)") + \
+        " (f and f′, by automatic differentiation, in claim 10's figure below)."
+    sentences = [first]
+    order = ["claim08", "claim01", "claim03", "claim07", "claim06", "learning rate"]
+    for key in order:
+        for claim_name, answer in answers.items():
+            if claim_name.startswith(key) or claim_name == key:
+                sentences.append(answer.sentence)
+        if key == "claim07":
+            for claim, line in views:
+                if claim.number == 7 and line.verdict != DOES_NOT_APPLY:
+                    word = {"supported": "it **self-normalizes**", "not supported": "it does **not** self-normalize",
+                            "mixed": "it self-normalizes in part"}.get(line.verdict, "its self-normalization is undecided")
+                    detail = next((n for n in line.numbers if name in n or "challenger" in n), "")
+                    sentences.append(f"With its suggested initializer ({config.get('suggested_initializer', 'glorot_uniform')}) "
+                                     f"{word} (claim 7's rule in SELU's place{': ' + detail if detail else ''}).")
+    return " ".join(sentences)
+
+
+def _floor(claim: Claim, evidence: Evidence | None, answer) -> float | None:
+    """The smallest Holm-adjusted p the claim's deciding tests (or this function's own pairwise tests) can reach."""
+    from actlab.claims import design
+
+    if answer is not None and answer.floor is not None:
+        return answer.floor
+    if not claim.tests or evidence is None:
+        return None
+    powers = design.power(claim.tests, evidence.table)
+    return max(p.floor for p in powers) if powers else None
+
+
+def _n(evidence: Evidence | None) -> str:
+    from actlab.reporting.standing import blocks_text
+
+    return blocks_text(evidence.finished()) if evidence is not None and "status" in evidence.table else ""

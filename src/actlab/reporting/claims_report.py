@@ -120,7 +120,9 @@ def load_runs(store: Store) -> pd.DataFrame:
 
 
 def _evidence_table(jobs: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
-    if runs.empty:
+    if "fingerprint" not in jobs:  # no jobs (a tuning claim before any pick): an empty table with the usual columns
+        jobs = jobs.assign(fingerprint=pd.Series(dtype=object))
+    if runs.empty or jobs.empty:
         table = jobs.assign(run_id=None, status="missing", diverged=False)
         return table
     # Prefer a FINISHED run of a fingerprint; among several, the newest (runs are newest first).

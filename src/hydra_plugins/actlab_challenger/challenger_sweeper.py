@@ -3,10 +3,11 @@
     python -m run -m experiment=challenger activation=serf profile=quick
 
 expands every claim whose YAML says how a new function enters it (`claim.challenger.joins`: the
-`activation` axis, or claim 7's condition) exactly as the claim's own sweep would run, and
-launches the jobs with the configured launcher: the timing claim's jobs one at a time, so that no
-other job shares the cores while they measure. Jobs whose config another claim already has run
-once; finished runs in the store are skipped as in any sweep.
+`activation` axis, or claim 7's condition) exactly as the claim's own sweep would run, together
+with the jobs of the field those claims compare it with (each claim's own grid), and launches the
+ones without a finished run in the store with the configured launcher: the timing claim's jobs one
+at a time, so that no other job shares the cores while they measure. Jobs whose config another
+claim already has run once. `python -m challenge NAME` runs this sweep, then the report.
 """
 
 
@@ -59,26 +60,44 @@ class ChallengerSweeper(Sweeper):
         def composer(overrides: List[str]):
             return loader.load_configuration(config_name=config_name, overrides=overrides, run_mode=RunMode.RUN)
 
-        jobs = challenger_jobs(name, str(self.config.profile), dirs, composer)
-        passed = [a for a in arguments if not a.startswith(("experiment=", "profile=", "activation="))]
-        print(f"challenger: {name} · {len(jobs)} jobs ({sum(j.alone for j in jobs)} timed one at a time) "
-              f"from {len({job.experiment for job in jobs})} claims")
-        returns = self._launch(jobs, passed, 0)
-        # Claims that tune (actlab.claims.tuning): their test stage, at the values the tuning runs picked.
         from actlab.pipeline.track import Store
         from actlab.reporting.claims_report import load_runs
 
         real = self.config
         store = Store(real.tracking.uri, real.tracking.experiment)
-        tested = challenger_jobs(name, str(self.config.profile), dirs, composer, runs=load_runs(store))
+        profile = str(self.config.profile)
+        jobs = challenger_jobs(name, profile, dirs, composer, field=True)
+        passed = [a for a in arguments if not a.startswith(("experiment=", "profile=", "activation="))]
+        todo = self._todo(jobs, store)
+        own = sum(j.own for j in jobs)
+        print(f"challenger: {name} · {own} jobs of its own and {len(jobs) - own} of the field it is compared with, "
+              f"from {len({job.experiment for job in jobs})} claims · {len(jobs) - len(todo)} already in the store · "
+              f"{len(todo)} to train ({sum(j.alone for j in todo)} timed one at a time)", flush=True)
+        returns = self._launch(todo, passed, 0)
+        # Claims that tune (actlab.claims.tuning): their test stage, at the values the tuning runs picked.
+        tested = self._todo(challenger_jobs(name, profile, dirs, composer, runs=load_runs(store), field=True), store)
         if tested:
-            print(f"challenger: {name} · {len(tested)} test jobs at the learning rates its tuning runs picked")
+            print(f"challenger: {name} · {len(tested)} test-stage jobs at the learning rates the tuning runs picked", flush=True)
         return returns + self._launch(tested, passed, len(returns))
+
+    @staticmethod
+    def _todo(jobs, store) -> list:
+        """The jobs without a finished run of this results version: a field trained once serves
+        every later challenger, and a rerun trains only what is missing."""
+        from actlab.pipeline.version import split_by_version
+        from actlab.reporting.claims_report import load_runs
+
+        runs, _ = split_by_version(load_runs(store))
+        done = set(runs.loc[runs["status"] == "FINISHED", "tags.config_fingerprint"]) if not runs.empty else set()
+        return [job for job in jobs if job.fingerprint not in done]
 
     def _launch(self, jobs, passed: List[str], index: int) -> list:
         """The jobs in one parallel batch, then the timed ones one at a time."""
         parallel = [[*job.overrides, *passed] for job in jobs if not job.alone]
         alone = [[*job.overrides, *passed] for job in jobs if job.alone]
+        from actlab.pipeline.sweep import label_jobs
+
+        label_jobs(parallel + alone)  # progress lines: claim, net, rate, seed, function
         returns = []
         for batch in [parallel, *[[job] for job in alone]]:
             if batch:

@@ -1,0 +1,193 @@
+"""Where does a new function stand? `python -m challenge`, whatever the store holds, and its report:
+one style for the new function in every figure, its pairwise tests, its refusals in one line."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib import colors
+from matplotlib.figure import Figure
+
+from actlab import figures
+from actlab.claims.registry import discover
+from actlab.reporting import standing
+from helpers import ROOT
+
+CLAIMS = {c.number: c for c in discover().values() if c.number is not None}
+NAME = "mine"
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The figures saved while the test runs, kept open for their artists to be read."""
+    saved: list[Figure] = []
+    original = Figure.savefig
+
+    def keep(self, *args, **kwargs):
+        saved.append(self)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", keep)
+    return saved
+
+
+def _blocks(rng, acts, tasks=("a", "b"), seeds=range(4), **columns) -> pd.DataFrame:
+    rows = [{"task": t, "seed": s, "activation": a, "status": "FINISHED", **{k: f(rng, a) for k, f in columns.items()}}
+            for t in tasks for s in seeds for a in acts]
+    return pd.DataFrame(rows)
+
+
+def _challenger_artists(fig: Figure) -> tuple[list, list]:
+    """(artists labelled or coloured as the challenger, other series' colours) of a figure."""
+    mine, others = [], []
+    for ax in fig.axes:
+        for line in ax.get_lines():
+            colour = colors.to_hex(line.get_color())
+            if line.get_label() == NAME or colour == figures.CHALLENGER_STYLE["color"].lower():
+                mine.append(line)
+            elif not line.get_label().startswith("_"):
+                others.append(colour)
+    return mine, others
+
+
+def test_the_challenger_has_one_style_in_every_figure_that_draws_it(tmp_path, drawn):
+    """Each figure function of a challenger report, drawn from constructed tables with `mine` in
+    them: `mine`'s series carry CHALLENGER_STYLE's colour and marker, drawn on top; no other
+    series has that colour."""
+    rng = np.random.default_rng(0)
+    acts = ["relu", "elu", "tanh", NAME]
+    accuracy = _blocks(rng, acts, test_accuracy=lambda r, a: 0.9 + 0.01 * r.standard_normal() + (0.02 if a == NAME else 0),
+                       val_accuracy_auc=lambda r, a: 0.8 + 0.01 * r.standard_normal())
+    lr_runs = pd.concat([_blocks(rng, acts, **{"optimizer.learning_rate": lambda r, a, v=v: v,
+                                               "best_val_accuracy": lambda r, a: 0.9 + 0.01 * r.standard_normal()})
+                         for v in (0.001, 0.01, 0.1)]).assign(fingerprint=lambda t: [f"f{i}" for i in range(len(t))])
+    dead = _blocks(rng, acts, seeds=range(3), dead_share=lambda r, a: 0.3 if a == "relu" else 0.0, lr=lambda r, a: 0.1,
+                   best_val_accuracy=lambda r, a: 0.9).assign(collapsed=False)
+    ratios = pd.DataFrame([{"activation": a, "model": "deep_mlp", "depth": d, "when": w, "seed": s, "collapsed": False,
+                            "ratio": float(rng.uniform(0.5, 2))} for a in acts for d in (5, 20) for w in ("at init", "after training")
+                           for s in range(3)])
+    with figures.challenging(NAME):
+        figures.points_by_task(accuracy, ["test_accuracy"], tmp_path / "points.png", "claim 5", reference="relu")
+        CLAIMS[1].module.ratio_by_depth(ratios, tmp_path / "ratios.png", 0.1)
+        CLAIMS[3].module.dead_units(dead, dead, tmp_path / "dead.png")
+        ranks, comparisons, _ = standing.rank_and_pairs(NAME, accuracy.pivot_table(index=["task", "seed"], columns="activation",
+                                                                                    values="test_accuracy"))
+        CLAIMS[8].module.rank_intervals(ranks, NAME, tmp_path / "ranks.png")
+        standing.pairwise_figure(NAME, comparisons, tmp_path / "pairwise.png")
+        from actlab.claims.base import Evidence
+
+        standing.sensitivity(NAME, [Evidence(accuracy, tuning=lr_runs)], "elu", tmp_path)
+    assert len(drawn) == 6
+    for fig in drawn:
+        mine, others = _challenger_artists(fig)
+        title = fig.texts[0].get_text() if fig.texts else fig.get_suptitle()
+        assert mine, f"{title}: {NAME} is not drawn in its style"
+        for line in mine:
+            if line.get_label() == NAME or line.get_marker() not in ("None", None, ""):
+                assert colors.to_hex(line.get_color()) == figures.CHALLENGER_STYLE["color"].lower(), title
+                assert line.get_marker() in (figures.CHALLENGER_STYLE["marker"], "|", "_", "None", None, ""), title  # caps: | and _
+        assert figures.CHALLENGER_STYLE["color"].lower() not in others, f"{title}: another series has the challenger's colour"
+    # Outside a challenger report the same name has an ordinary style.
+    assert figures.style(NAME)["color"] != figures.CHALLENGER_STYLE["color"]
+
+
+def test_pairwise_tests_are_one_holm_family_over_every_rival_with_the_designs_floor():
+    rng = np.random.default_rng(1)
+    wide = pd.DataFrame({"relu": 0.9 + 0.001 * rng.standard_normal(10), "elu": 0.9 + 0.001 * rng.standard_normal(10)})
+    wide[NAME] = wide["relu"] + 0.02  # ahead of relu in every block, level with nothing else
+    wide["tanh"] = wide[NAME] + 0.03  # ahead of mine in every block
+    ranks, comparisons, floor = standing.rank_and_pairs(NAME, wide)
+    assert set(comparisons) == {"relu", "elu", "tanh"}
+    assert all(c.family == 6 for c in comparisons.values())  # 3 rivals, both directions
+    assert comparisons["relu"].direction == 1 and comparisons["tanh"].direction == -1
+    assert floor == pytest.approx(6 / 2 ** 10)
+    assert list(ranks.index[:2]) == ["tanh", NAME]
+    assert standing.points(comparisons["relu"]).startswith("+2.00 pt")
+    # Three blocks: no pairwise test can reach 0.05 after the correction, whatever the data.
+    assert standing.rank_and_pairs(NAME, wide.iloc[:3])[2] >= 0.05
+
+
+def test_the_progress_lines_name_what_tells_the_challengers_jobs_apart():
+    from actlab.pipeline.console import job_label
+    from actlab.pipeline.sweep import _PROGRESS, label_jobs
+
+    class Progress:
+        axes: list[str] = []
+
+    jobs = [["experiment=claim01_vanishing_gradients", "profile=quick", "+experiment/deep_net=mlp_5", "seed=0", f"activation={NAME}"],
+            ["experiment=claim01_vanishing_gradients", "profile=quick", "+experiment/deep_net=mlp_20", "seed=0", f"activation={NAME}"],
+            ["experiment=claim03_dying_relu", "profile=quick", "optimizer.learning_rate=0.1", "seed=0", "activation=relu"]]
+    _PROGRESS[:] = [Progress()]
+    try:
+        label_jobs(jobs)
+        labels = [job_label(" ".join(job), _PROGRESS[0].axes) for job in jobs]
+    finally:
+        _PROGRESS.clear()
+    assert len(set(labels)) == 3, labels
+    assert labels[0] == f"claim01_vanishing_gradients · mlp_5 · {NAME}" and "lr=0.1" in labels[2]
+
+
+def test_challenge_refuses_an_unknown_activation_in_one_line():
+    done = subprocess.run([sys.executable, "-m", "challenge", "swishy"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    assert done.stderr.startswith("error: swishy is not an activation of the config tree (one of elu,")
+
+
+def test_a_challenger_report_without_the_claims_experiment_names_the_one_command(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "report", "--challenger", "relu", "--profile", "quick",
+                           "--uri", f"sqlite:///{tmp_path / 'empty.db'}"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr  # (MLflow logs the new database's creation above it)
+    assert "`python -m challenge relu` trains what its report needs" in done.stderr.strip().splitlines()[-1]
+
+
+def _challenge(name: str, user: Path, db: Path, cwd: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "challenge", name, "--config-dir", str(user), "--uri", f"sqlite:///{db}",
+                           "--out", str(cwd / "challengers"), *extra], cwd=cwd, capture_output=True, text=True, timeout=1200)
+
+
+@pytest.mark.slow
+def test_a_fresh_store_through_the_one_command_to_a_report(tmp_path):
+    """A store holding only some of Serf's runs: the report refuses in one line naming what is
+    missing and the command; that command trains the rest (the field included) and writes the
+    report; a second function then trains only its own jobs (the field is reused)."""
+    user = tmp_path / "my_conf"
+    shutil.copytree(ROOT / "examples" / "serf", user)
+    shutil.copytree(ROOT / "examples" / "acon_c", user, dirs_exist_ok=True)
+    db = tmp_path / "mlflow.db"
+    # Only the challenger's own runs of one claim: no field at all.
+    own = subprocess.run([sys.executable, "-m", "run", "-m", "--config-dir", str(user), "experiment=claim03_dying_relu",
+                          "activation=serf", "profile=quick", f"tracking.uri=sqlite:///{db}", f"hydra.sweep.dir={tmp_path / 'own'}"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert own.returncode == 0, own.stderr[-3000:]
+    refused = subprocess.run([sys.executable, "-m", "report", "--challenger", "serf", "--profile", "quick", "--config-dir", str(user),
+                              "--uri", f"sqlite:///{db}", "--out", str(tmp_path / "challengers")],
+                             cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr[-3000:]
+    last = refused.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: serf's report needs runs") and "of the field's jobs" in last
+    assert f"python -m challenge serf --config-dir {user}" in last
+
+    done = _challenge("serf", user, db, tmp_path)
+    assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
+    assert "Traceback" not in done.stderr and "failed" not in done.stdout
+    assert done.stdout.strip().splitlines()[-2].startswith("challenger report written:")
+    text = (tmp_path / "challengers" / "serf.md").read_text()
+    assert "## Bottom line" in text and "ranks **" in text and "Holm over" in text
+    assert "A preview (quick profile)" in text
+    assert f"`python -m challenge serf --config-dir {user}`" in text  # the line that reproduces it
+    for link in [line.split("](")[1].rstrip(")") for line in text.splitlines() if "](figures/" in line]:
+        assert (tmp_path / "challengers" / link).exists(), link
+    assert not [f for f in (tmp_path / "challengers" / "figures").glob("serf_*.png") if f"figures/{f.name}" not in text]
+
+    second = _challenge("acon_c", user, db, tmp_path)
+    assert second.returncode == 0, (second.stdout[-3000:], second.stderr[-3000:])
+    plan = next(line for line in second.stdout.splitlines() if line.startswith("challenger: acon_c · "))
+    own_jobs = int(plan.split("challenger: acon_c · ")[1].split()[0])
+    assert f"· {own_jobs} to train" in plan  # only its own jobs: the field was in the store
+    assert (tmp_path / "challengers" / "acon_c.md").exists()
