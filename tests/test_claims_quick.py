@@ -93,15 +93,15 @@ def test_a_function_from_outside_the_project_gets_its_challenger_report(tmp_path
                                  "activation=serf", "profile=quick", f"tracking.uri=sqlite:///{db}",
                                  f"hydra.sweep.dir={tmp_path / 'challenger'}"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert challenger.returncode == 0, challenger.stderr[-3000:]
-    jobs = int(challenger.stdout.split("challenger: serf · ")[1].split()[0])
-    assert f"sweep: {jobs} finished" in challenger.stdout  # none of the other functions' jobs ran again
+    plan = next(line for line in challenger.stdout.splitlines() if line.startswith("challenger: serf · "))
+    jobs = int(plan.split("challenger: serf · ")[1].split()[0])
+    assert f"· {jobs} to train" in plan  # the field's jobs are in the store: none of them runs again
     written = subprocess.run([sys.executable, "-m", "report", "--challenger", "serf", "--profile", "quick", "--config-dir", str(user),
                               "--uri", f"sqlite:///{db}", "--out", str(tmp_path / "challengers")],
                              cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert written.returncode == 0, written.stderr[-3000:]
     text = (tmp_path / "challengers" / "serf.md").read_text()
-    assert "**Runs of serf missing:** 0" in text
-    assert "| Verdict | Stability |" in text and "**Stability:** n/a" in text  # the quick profile's one seed: nothing to resample
+    assert "| The field's verdict |" in text and "**Stability:** n/a" in text  # the quick profile's one seed: nothing to resample
     summary = [line for line in text.splitlines() if line.startswith("| ") and line[2:4].strip().isdigit()]
     assert len(summary) == len(CLAIMS) and all(any(v in line for v in (*VERDICTS, "does not apply")) for line in summary)
     for figure in ("serf_ranking.png", "serf_claim07_selu_self_normalization.png", "serf_claim10_formulas.png"):

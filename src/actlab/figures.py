@@ -29,7 +29,7 @@ def _style_at(i: int) -> dict:
 
 # A challenger report's new function: one colour and marker no other series has (not in the
 # palette), drawn over the others, in every figure of its report (`challenging`).
-CHALLENGER_STYLE = {"color": "#B0125B", "marker": "*", "linestyle": "-", "zorder": 10}
+CHALLENGER_STYLE = {"color": "#7B2CBF", "marker": "*", "linestyle": "-", "linewidth": 2.4, "zorder": 10}
 _CHALLENGER: list[str] = []
 
 
