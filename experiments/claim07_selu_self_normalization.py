@@ -94,7 +94,7 @@ def log_excess(layers: pd.DataFrame, condition: str, when: str) -> pd.Series:
 
 def one_sample_t(x: pd.Series) -> Comparison:
     """One-sided one-sample t-tests of mean log excess > 0 (outside the bounds) and < 0 (within), over
-    seeds: a continuous test, so its p has no floor (5 seeds of a signed-rank test could not pass Holm
+    seeds: a continuous test, so its p has no floor (4 seeds of a signed-rank test could not pass Holm
     over 8 tests). Seeds are independent networks; layers within a network are not (each layer's
     input is the previous layer's output), so layers are summarized per seed, never pooled."""
     x = np.asarray(x, dtype=float)
