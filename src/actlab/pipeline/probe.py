@@ -151,8 +151,8 @@ class LayerProbe:
 
     def compute(self, snapshot: list[tf.Tensor]) -> np.ndarray:
         """Array (layers, statistics) for the weights in `snapshot`."""
-        return np.concatenate([self._compute(self._x, self._y, snapshot).numpy(),
-                               weight_moments([snapshot[i] for i in self._kernels])], axis=1)
+        table = self._compute(self._x, self._y, snapshot).numpy()
+        return np.concatenate([table, weight_moments([snapshot[i] for i in self._kernels]).astype(table.dtype)], axis=1)
 
     def __call__(self) -> np.ndarray:
         """Array (layers, statistics) for the model's current weights."""
