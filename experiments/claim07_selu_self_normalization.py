@@ -145,6 +145,35 @@ def _domain_lines(domain: pd.DataFrame | None) -> list[str]:
     return lines
 
 
+def _domain_notes(domain: pd.DataFrame | None, arms: dict[str, str]) -> list[str]:
+    """Per arm, in words: does the drift after training come with leaving the theorem's domain?"""
+    notes = []
+    if domain is None:
+        return notes
+    for arm, condition in arms.items():
+        init = domain[(domain["condition"] == condition) & (domain["when"] == "at init")]
+        after = domain[(domain["condition"] == condition) & (domain["when"] == "after training")]
+        if after.empty or init.empty:
+            continue
+        drifted, out_after, out_init = after["drifted_share"].median(), after["outside_share"].median(), init["outside_share"].median()
+        if drifted == 0:
+            notes.append(f"{arm} ({condition}): no layer drifted from (0, 1) after training; {out_after:.0%} of layers are "
+                         f"outside the theorem's domain (at init {out_init:.0%}).")
+            continue
+        d_out, d_in = after["drift_outside"].median(), after["drift_inside"].median()
+        c = paired(after["drift_outside"], after["drift_inside"])
+        if np.isfinite(d_out) and np.isfinite(d_in) and d_out > d_in and c.p_greater < 0.05:
+            how = "the drifted layers are those outside the domain"
+        elif np.isfinite(d_in) and (not np.isfinite(d_out) or d_in >= d_out):
+            how = "the drift does not come with leaving the domain: layers inside it drifted as often"
+        else:
+            how = "layers outside the domain drifted more often, not significantly"
+        notes.append(f"{arm} ({condition}): {drifted:.0%} of layers drifted from (0, 1) after training, while {out_after:.0%} "
+                     f"are outside the theorem's domain (at init {out_init:.0%}); drifted among layers outside it {d_out:.0%}, "
+                     f"inside it {d_in:.0%}: {how}.")
+    return notes
+
+
 def selu_rule(layers: pd.DataFrame, subject: str = ADAM_ARM, label: str = "SELU") -> ClaimResult:
     """Does `subject` (SELU's own condition; a challenger with its suggested initializer in its
     place) keep every layer within the bounds at init, where the negative control does not, and
@@ -202,6 +231,14 @@ def selu_rule(layers: pd.DataFrame, subject: str = ADAM_ARM, label: str = "SELU"
                      + ": the fixed point holds at initialization, but the trained statistics leave (0, 1).")
     if init == -1 and not arms:
         notes.append(f"Every {subject} run collapsed: 'during training' cannot be judged from these runs.")
+    for key, arm_name in (("adam_trained", "Adam arm"), ("sgd_trained", "SGD arm")):
+        c = tests[key]
+        if arms.get(key) == 0:
+            condition = subject if key == "adam_trained" else SGD_ARM
+            outside = int((log_excess(layers, condition, "after training") > 0).sum())
+            notes.append(f"The {arm_name} after training is undecided: {outside} of {c.n} seeds have a layer outside the bounds, "
+                         f"but the test is not significant (Holm p(>0) = {c.p_greater:.3g}, p(<0) = {c.p_less:.3g}).")
+    notes += _domain_notes(domain, {"Adam arm": subject, "SGD arm": SGD_ARM})
     if domain is not None:
         notes.append("Mechanism (descriptive): Klambauer et al.'s fixed point is proven for weights with ω = Σ w_i in "
                      f"{list(OMEGA_DOMAIN)} and τ = Σ w_i² in {list(TAU_DOMAIN)}; each layer's ω and τ are its average unit's "

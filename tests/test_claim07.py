@@ -91,6 +91,10 @@ def test_the_domain_reading_finds_the_drifted_layers_outside_it():
     result = RULE.selu_rule(layers)
     line = next(n for n in result.numbers if n.startswith("sgd_selu_lecun after training: 50% of layers outside"))
     assert "100% vs 0%" in line and "p(outside > inside) = 0.0312" in line
+    assert any(n.startswith("SGD arm (sgd_selu_lecun)") and "the drifted layers are those outside the domain" in n for n in result.notes)
+    # Adam arm: every layer drifted, none left the domain.
+    adam = RULE.selu_rule(RULE._layer_stats(_evidence(2.5, 1.0)))
+    assert any(n.startswith("Adam arm (selu_lecun)") and "does not come with leaving the domain" in n for n in adam.notes)
     assert RULE.outside_domain(pd.DataFrame({"w_omega": [0.0, 0.2, 0.0, 0.0], "w_tau": [1.0, 1.0, 0.7, 1.6]})).tolist() == [False, True, True, True]
 
 
