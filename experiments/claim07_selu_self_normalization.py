@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -104,7 +104,7 @@ def geron(result: ClaimResult) -> Harness | None:
     wide = runs.pivot_table(index="seed", columns="condition", values="best_val_accuracy")
     h = from_comparison(paired(wide["selu_lecun"], wide["relu_he_normal"]), "SELU − ReLU best validation accuracy")
     medians = wide.median()
-    return Harness(f"SELU {medians['selu_lecun']:.3f} vs ReLU {medians['relu_he_normal']:.3f} (medians); " + h.text, h.sign, h.significant)
+    return replace(h, text=f"SELU {medians['selu_lecun']:.3f} vs ReLU {medians['relu_he_normal']:.3f} (medians); " + h.text)
 
 
 # --- the claim's figure -------------------------------------------------------------------------

@@ -122,8 +122,7 @@ def klambauer(result: ClaimResult) -> Harness | None:
         return None
     deepest = from_comparison(parts[-1][1], parts[-1][0])
     text = "; ".join(from_comparison(c, label).text for label, c in parts)
-    return Harness(text + " (no batch-norm runs in the claims' sweeps; `model.batch_norm=true` exists)",
-                   deepest.sign, deepest.significant)
+    return replace(deepest, text=text + " (no batch-norm runs in the claims' sweeps; `model.batch_norm=true` exists)")
 
 
 # Mishkin et al.'s CaffeNet-128 ImageNet top-1 accuracies without batch norm (the benchmark's

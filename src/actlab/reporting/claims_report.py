@@ -30,7 +30,7 @@ from actlab.pipeline.sweep import expand
 from actlab.pipeline.track import Store
 from actlab.pipeline.version import describe as describe_versions
 from actlab.pipeline.version import newer_versions, split_by_version
-from actlab.reporting import literature
+from actlab.reporting import detectability, literature
 from actlab.reporting.markdown import VERDICT_MARK, machine, software_versions, stability_text, write_atomic
 
 
@@ -173,8 +173,11 @@ class ReportData:
         return [m.value for m in sorted(self.store.client.get_metric_history(run_id, key), key=lambda m: m.step)]
 
     def evidence(self, claim: Claim, profile: str, dirs: list[Path] | None = None, extra: list[str] = ()) -> Evidence:
-        table = _evidence_table(expected_jobs(claim.name, profile, dirs, extra), self.runs)
+        jobs = expected_jobs(claim.name, profile, dirs, extra)
+        table = _evidence_table(jobs, self.runs)
         table["chance"] = chance_column(table)
+        # The sweep's axes (task, activation, seed, ...): what the per-task detectability compares.
+        table.attrs["axes"] = [c for c in jobs.columns if c != "fingerprint"]
         return Evidence(table, self.layers, self.history)
 
 
@@ -231,7 +234,10 @@ def render(profile: str, results: list[tuple[Claim, Evidence, ClaimResult]], out
         "Protocol: seeds as listed per experiment; intervals are 95% percentile-bootstrap intervals of the median; "
         "comparisons are one-sided Wilcoxon signed-rank tests at 5% in the article's direction and in the opposite one, "
         "paired by task and seed; learning rates are chosen per activation and task on validation accuracy only; "
-        "the test split is evaluated once per run, with the weights of the best validation epoch.",
+        "the test split is evaluated once per run, with the weights of the best validation epoch. Small tables (wine, breast "
+        "cancer) are split anew for each seed (stratified, 30% test; their task YAMLs set `dataset.split_seed: ${seed}`), "
+        "so a block is split × seed and the seeds' spread includes the split's; each claim with tasks lists what each task "
+        "can detect.",
         "",
         "Three safeguards: all one-sided tests of a claim are one family, Holm-adjusted (the p-values shown "
         "are adjusted, with the raw ones beside them, and each comes with an effect size: r_rb, the matched-pairs "
@@ -270,6 +276,7 @@ def render(profile: str, results: list[tuple[Claim, Evidence, ClaimResult]], out
                if claim.within else ""),
             "",
             *[f"- {n}" for n in result.numbers],
+            *detectability.render(detectability.resolutions(table, table.attrs.get("axes"))),
         ]
         if result.notes:
             lines += ["", *[f"> {n}  " for n in result.notes]]
