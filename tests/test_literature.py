@@ -18,6 +18,7 @@ DIFFERENCES = {
     "opposes": [-0.01 * (i + 1) for i in range(10)],  # two-sided 2/1024, the other way
     "six": [0.01 * (i + 1) for i in range(6)],  # two-sided 1/32: under 5% alone, not after Holm over the table
     "five": [0.01 * (i + 1) for i in range(5)],  # one-sided 1/32 (what the table used to call significant), two-sided 1/16
+    "one": [0.01],  # one pair: a test applies but cannot be run
 }
 
 MODULE = '''
@@ -51,6 +52,10 @@ def five(result):
     return _row(result, "five")
 
 
+def one(result):
+    return _row(result, "one")
+
+
 def ranks(result):
     return Harness("an order compared by Kendall's tau: no test", 1, None)
 
@@ -76,9 +81,9 @@ def _claim(tmp_path, names):
 
 
 def test_the_tables_tests_are_two_sided_and_holm_corrected_over_its_rows(tmp_path):
-    claim, result = _claim(tmp_path, ["agrees", "opposes", "six", "five", "ranks"])
+    claim, result = _claim(tmp_path, ["agrees", "opposes", "six", "five", "ranks", "one"])
     table = {r["paper"]: r for r in literature.rows([(claim, result)])}
-    assert {r["family"] for r in table.values()} == {4}  # the four tested rows; the rank row has no test
+    assert {r["family"] for r in table.values()} == {4}  # the four tested rows; the rank row and the single pair have none
     assert table["P agrees"]["p_raw"] == pytest.approx(2 / 1024)
     assert table["P five"]["p_raw"] == pytest.approx(1 / 16)  # twice the one-sided 1/32
     # Holm over 4: 4 × 2/1024, then max(3 × 2/1024, that), then 2 × 1/32, then max(1/16, that)
@@ -89,6 +94,7 @@ def test_the_tables_tests_are_two_sided_and_holm_corrected_over_its_rows(tmp_pat
     assert table["P six"]["agrees"] == "same sign, not significant"  # raw two-sided 1/32 < 5%: Holm takes it away
     assert table["P five"]["agrees"] == "same sign, not significant"  # one-sided 1/32 < 5%: two-sided it is not
     assert table["P ranks"]["p_holm"] is None and table["P ranks"]["agrees"] == "yes"
+    assert table["P one"]["p_holm"] is None and table["P one"]["agrees"] == "same sign, no test (too few pairs)"
     assert "two-sided p = 0.00195 (raw)" in table["P agrees"]["harness"]
     text = "\n".join(literature.render([(claim, result)]))
     assert "two-sided" in text and "Holm-adjusted over this table's 4 tested rows and read at 5%" in text

@@ -35,7 +35,8 @@ class RowContractError(TypeError):
 class Harness:
     """This harness's number for one row: a text, the sign of its effect in the row's direction (+1
     agrees with the published direction's order, −1 opposes it, 0 no difference), and the raw
-    two-sided p of the row's test (None: no test applies, e.g. a rank correlation shown as is).
+    two-sided p of the row's test (None: no test applies, e.g. a rank correlation shown as is;
+    NaN: a test applies but could not be run, e.g. one pair).
     Add to a row's text with `dataclasses.replace(h, text=...)`."""
 
     text: str
@@ -86,8 +87,8 @@ def from_comparison(c: Comparison | None, label: str, scale: float = 100.0, unit
     p = two_sided(c)
     sign = int(np.sign(c.difference.median))
     text = (f"{label}: Δ {c.difference.median * scale:+.2f}{unit} [{c.difference.low * scale:+.2f}, {c.difference.high * scale:+.2f}], "
-            f"two-sided p = {p:.3g} (raw), r_rb = {c.effect:.2f}, n = {c.n}")
-    return Harness(text, sign, p if math.isfinite(p) else None)
+            + (f"two-sided p = {p:.3g} (raw), " if math.isfinite(p) else "no test (too few pairs), ") + f"r_rb = {c.effect:.2f}, n = {c.n}")
+    return Harness(text, sign, p)  # NaN: a test applies but had too few pairs
 
 
 def entries(claim: Claim) -> list[Published]:
@@ -102,6 +103,8 @@ def agreement(h: Harness | None, adjusted: float | None) -> str:
     if h.sign == 0:
         return "no difference"
     same = h.sign > 0
+    if h.p is not None and not math.isfinite(h.p):
+        return ("same sign" if same else "opposite sign") + ", no test (too few pairs)"
     if adjusted is None:
         return "yes" if same else "no"
     if adjusted < ALPHA:
@@ -159,7 +162,7 @@ def render(results: list[tuple[Claim, ClaimResult]]) -> list[str]:
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in table:
-        p = f"{r['p_holm']:.3g} (over {family})" if r["p_holm"] is not None else "no test"
+        p = f"{r['p_holm']:.3g} (over {family})" if r["p_holm"] is not None else "no test"  # descriptive, or too few pairs
         lines.append(f"| {r['paper']} ({r['source']}) | {r['setting']} | {r['published']} | {r['direction']} | "
                      f"{r['harness_setting']} | {r['harness']} | {p} | {r['agrees']} |")
     return lines
