@@ -84,10 +84,11 @@ def test_detectability_numbers_on_a_constructed_table():
     assert close.largest == pytest.approx(1.0) and (close.best, close.worst) in {("b", "a"), ("b", "c")}
     assert close.goes is True  # 1 point < MDE 1.37: no two functions told apart
     assert apart.largest == pytest.approx(5.0) and apart.goes is False
+    assert (apart.pairs_apart, apart.pairs) == (2, 3)  # b from a and from c; a and c are equal
     assert single.goes is None and "cannot say" in single.verdict()
     lines = "\n".join(detectability.render(list(found.values())))
     assert "| close | 200 | 0.50 pt | 5 | 3 | 0.82 pt | 1.37 pt | 1.00 pt | **goes**" in lines
-    assert "| apart |" in lines and "tells apart" in lines
+    assert "| apart |" in lines and "tells apart 2 of 3 pairs" in lines
 
 
 def test_one_test_example_is_the_floor():

@@ -17,6 +17,8 @@ rate when the claim sweeps several):
   their MDE is slightly larger;
 - the rule: the task tells functions apart when its largest difference between two functions'
   mean test accuracies (over the seeds both ran) reaches max(MDE, resolution); below, it goes.
+  The report also counts the pairs of functions that reach it (one collapsed function alone can
+  make a task "tell apart").
   With fewer than two seeds there is no spread and the rule cannot decide.
 The largest of many pairwise differences is biased upwards, so the rule errs towards keeping a task.
 """
@@ -26,7 +28,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -85,21 +87,28 @@ class TaskResolution:
     largest: float  # largest difference between two functions' mean test accuracies, points
     best: str = ""
     worst: str = ""
+    pairs_apart: int = 0  # pairs of functions whose mean difference reaches max(MDE, resolution)
+    pairs: int = 0
+
+    @property
+    def floor(self) -> float:
+        """The smallest difference this task resolves: max(MDE, one test example)."""
+        return max(self.mde, self.resolution) if math.isfinite(self.resolution) else self.mde
 
     @property
     def goes(self) -> bool | None:
         """True: cannot tell any two functions apart; None: too few seeds to say."""
         if not math.isfinite(self.mde) or not math.isfinite(self.largest):
             return None
-        return bool(self.largest < max(self.mde, self.resolution if math.isfinite(self.resolution) else 0.0))
+        return bool(self.largest < self.floor)
 
     def verdict(self) -> str:
-        floor = max(self.mde, self.resolution) if math.isfinite(self.resolution) else self.mde
         if self.goes is None:
             return f"cannot say: {self.seeds} seed(s), a spread needs ≥ 2"
         if self.goes:
-            return f"**goes**: its largest difference ({self.worst} to {self.best}) {self.largest:.2f} pt < {floor:.2f} pt"
-        return f"tells apart: {self.worst} to {self.best} {self.largest:.2f} pt ≥ {floor:.2f} pt"
+            return f"**goes**: its largest difference ({self.worst} to {self.best}) {self.largest:.2f} pt < {self.floor:.2f} pt"
+        return (f"tells apart {self.pairs_apart} of {self.pairs} pairs (largest: {self.worst} to {self.best} "
+                f"{self.largest:.2f} pt ≥ {self.floor:.2f} pt)")
 
 
 def treatments(table: pd.DataFrame, axes: list[str] | None = None) -> list[str]:
@@ -131,11 +140,14 @@ def resolutions(table: pd.DataFrame, axes: list[str] | None = None, metric: str 
         n_test = int(n_test) if math.isfinite(n_test) else None
         means = complete.mean() if len(complete) else wide.mean()
         spread = paired_spread(wide)
-        out.append(TaskResolution(
+        found = TaskResolution(
             task=str(task), n_test=n_test, seeds=len(complete), functions=wide.shape[1],
             resolution=100.0 / n_test if n_test else math.nan, spread=spread,
             mde=standardized_mde(len(complete)) * spread if len(complete) >= 2 else math.nan,
-            largest=float(means.max() - means.min()), best=str(means.idxmax()), worst=str(means.idxmin())))
+            largest=float(means.max() - means.min()), best=str(means.idxmax()), worst=str(means.idxmin()))
+        gaps = [abs(means[a] - means[b]) for a, b in itertools.combinations(means.index, 2)]
+        apart = sum(g >= found.floor for g in gaps) if math.isfinite(found.floor) else 0
+        out.append(replace(found, pairs_apart=int(apart), pairs=len(gaps)))
     return out
 
 
