@@ -161,6 +161,76 @@ def ratio_test(a, b) -> Comparison:
     return Comparison(median_ci(np.exp(logs)), p_greater, p_less, int(len(logs)), geo, "geometric-mean ratio")
 
 
+# --- what a design can reach: a test's smallest p, before any run -------------------------------
+SIDES = {"signed_rank": 2, "sign_flip": 2, "t": 2, "friedman": 1, "tost": 1}  # one-sided tests each adds to a Holm family
+
+
+def smallest_p(test: str, n: int, k: int = 2) -> float:
+    """The smallest p `test` can give with `n` blocks (and `k` treatments, for Friedman): what the
+    most extreme data would give. Rank and sign tests have a floor (1/2**n one-sided for n pairs);
+    t-tests and TOST are continuous (0: no floor, their power comes from the spread)."""
+    if test not in SIDES:
+        raise ValueError(f"test '{test}' is not known (one of: {', '.join(SIDES)})")
+    if n < 2:
+        return 1.0
+    if test in ("signed_rank", "sign_flip"):
+        return float(signed_rank(np.arange(1.0, n + 1))[0]) if test == "signed_rank" else 0.5 ** n
+    if test == "friedman":
+        return friedman(np.tile(np.arange(k, dtype=float), (n, 1))) if k >= 3 else 1.0
+    return 0.0
+
+
+@dataclass(frozen=True)
+class Equivalence:
+    """A paired equivalence test (TOST): is the difference (or ratio) within ±margin?
+
+    `p` is the larger of the two one-sided p-values; `low`/`high` the 90% interval of the mean
+    difference (of the geometric-mean ratio when `ratio`), which lies inside the margin exactly
+    when p < ALPHA."""
+
+    estimate: float
+    low: float
+    high: float
+    p: float
+    margin: float
+    n: int
+    ratio: bool = False
+
+    @property
+    def equivalent(self) -> bool:
+        return bool(self.p < ALPHA)
+
+    def __str__(self) -> str:
+        if self.n < 2:
+            return "too few pairs for an equivalence test"
+        what, bound = ("ratio", f"[{1 / (1 + self.margin):.3g}, {1 + self.margin:.3g}]") if self.ratio else ("Δ", f"±{self.margin:.3g}")
+        word = "equivalent" if self.equivalent else "not shown equivalent"
+        return f"{what} {self.estimate:.3g}, 90% CI [{self.low:.3g}, {self.high:.3g}], TOST p={self.p:.3g} for {bound}: {word} (n={self.n})"
+
+
+def equivalence(a, b, margin: float, ratio: bool = False) -> Equivalence:
+    """Paired TOST of a − b within ±margin (two one-sided paired t-tests at ALPHA); with `ratio`,
+    of log a − log b within ±log(1 + margin) (times: a ratio within [1/(1+m), 1+m])."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    keep = np.isfinite(a) & np.isfinite(b) & ((a > 0) & (b > 0) if ratio else True)
+    d = np.log(a[keep]) - np.log(b[keep]) if ratio else a[keep] - b[keep]
+    bound = np.log1p(margin) if ratio else margin
+    n = int(len(d))
+    if n < 2:
+        return Equivalence(np.nan, np.nan, np.nan, 1.0, margin, n, ratio)
+    mean, se = float(d.mean()), float(d.std(ddof=1) / np.sqrt(n))
+    if se == 0:
+        p = 0.0 if abs(mean) < bound else 1.0
+        low = high = mean
+    else:
+        t_dist = scipy_stats.t(n - 1)
+        p = float(max(t_dist.sf((mean + bound) / se), t_dist.cdf((mean - bound) / se)))
+        half = float(t_dist.ppf(1 - ALPHA) * se)
+        low, high = mean - half, mean + half
+    back = np.exp if ratio else (lambda x: x)
+    return Equivalence(float(back(mean)), float(back(low)), float(back(high)), p, margin, n, ratio)
+
+
 def holm(pvalues) -> list[float]:
     """Holm's step-down adjustment: family-wise error ≤ ALPHA when each adjusted p is read at ALPHA.
     NaN p-values (no test possible) stay NaN and do not count towards the family."""

@@ -47,6 +47,11 @@ class Evidence:
     table: pd.DataFrame
     layers: Callable[[str], pd.DataFrame] = lambda run_id: pd.DataFrame()
     history: Callable[[str, str], list[float]] = lambda run_id, key: []
+    # Tune, then test (a claim with a `tune:` node): `table` holds only the test stage (fresh seeds at
+    # the picked value); `tuning` the tuning runs; `selected` one row per group: the picked value.
+    tuning: pd.DataFrame | None = None
+    selected: pd.DataFrame | None = None
+    tune: Any = None  # the claim's actlab.claims.tuning.Tune
 
     def finished(self) -> pd.DataFrame:
         return finished_rows(self.table)
@@ -80,6 +85,9 @@ class ClaimResult:
     # What the claim's own module hands its literature rows and challenger sections: a dataclass
     # of that module's, read only by that module (None for a claim with nothing to hand on).
     details: Any = None
+    # The deciding tests as the rule computed them (the claim's `tests:`, Holm-adjusted): name -> a
+    # stats.Comparison, stats.Equivalence or a p-value; the report prints each beside its design floor.
+    tests: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -106,6 +114,16 @@ class Challenge:
 
 
 @dataclass(frozen=True)
+class DecidingTest:
+    """A test a claim's verdict rests on (the YAML's `claim.tests`): which test, over which blocks."""
+
+    name: str
+    test: str  # actlab.stats.SIDES: signed_rank, sign_flip, t, friedman, tost
+    blocks: tuple[str, ...] = ("seed",)  # columns whose distinct value combinations are the test's pairs
+    over: str | None = None  # Friedman: the column whose values are the treatments
+
+
+@dataclass(frozen=True)
 class Claim:
     """One claim: its experiment YAML's `claim:` node and the module beside it."""
 
@@ -122,6 +140,7 @@ class Claim:
     within: str | None = None
     challenge: Challenge = field(default_factory=Challenge)
     literature: dict[str, str] = field(default_factory=dict)  # literature row key -> function of the module
+    tests: tuple[DecidingTest, ...] = ()  # what the verdict rests on: one Holm family
 
     @property
     def analyze(self) -> Callable[[Evidence, Path | None], ClaimResult]:

@@ -16,12 +16,14 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from actlab.claims.base import Challenge, Claim
+from actlab.claims.base import Challenge, Claim, DecidingTest
 from actlab.pipeline.config import CONF_DIR
+from actlab.stats import SIDES
 
 # The keys a `claim:` node may hold (a typo is an error, not a silently ignored key).
-CLAIM_KEYS = {"number", "title", "article", "workers", "within", "challenger", "literature"}
+CLAIM_KEYS = {"number", "title", "article", "workers", "within", "challenger", "literature", "tests"}
 CHALLENGE_KEYS = {"joins", "in_place_of", "column", "as", "skip"}
+TEST_KEYS = {"test", "blocks", "over"}
 
 
 class ClaimError(ValueError):
@@ -82,8 +84,25 @@ def load(path: Path) -> Claim | None:
             raise ClaimError(f"{path}: literature row '{row.get('paper')}' names harness '{row.get('harness')}', "
                              f"which {module_path.name} does not define")
     return Claim(name=path.stem, title=spec["title"], article=spec["article"], module=module, path=path,
+                 tests=deciding_tests(path, spec.get("tests") or {}),
                  number=spec.get("number"), workers=int(spec.get("workers", 2)), within=spec.get("within"),
                  challenge=Challenge(**challenge), literature=literature)
+
+
+def deciding_tests(path: Path, spec: dict) -> tuple[DecidingTest, ...]:
+    """`claim.tests`: name -> {test, blocks, over}, checked against what actlab.stats knows."""
+    tests = []
+    for name, node in spec.items():
+        node = dict(node or {})
+        if set(node) - TEST_KEYS:
+            raise ClaimError(f"{path}: claim.tests.{name}.{sorted(set(node) - TEST_KEYS)[0]} is not allowed (one of {', '.join(sorted(TEST_KEYS))})")
+        if node.get("test") not in SIDES:
+            raise ClaimError(f"{path}: claim.tests.{name}.test is '{node.get('test')}' (one of {', '.join(SIDES)})")
+        if node["test"] == "friedman" and not node.get("over"):
+            raise ClaimError(f"{path}: claim.tests.{name} is a Friedman test: it needs `over`, the column of its treatments")
+        blocks = node.get("blocks", ["seed"])
+        tests.append(DecidingTest(name, node["test"], tuple([blocks] if isinstance(blocks, str) else blocks), node.get("over")))
+    return tuple(tests)
 
 
 def discover(dirs: list[Path] | None = None) -> dict[str, Claim]:

@@ -34,9 +34,9 @@ MODEL_KEYS = ("images",)
 SPLIT_KEYS = ("split_seed", "val_fraction", "test_fraction", "train_fraction", "standardize", "image_shape", "downloads")
 # Keys that say where and how loudly a run is recorded, not what is trained: left out of the
 # fingerprint so that the same experiment logged elsewhere is still recognised as the same.
-NOT_FINGERPRINTED = ("tracking", "hydra", "study", "claim", "profile")
+NOT_FINGERPRINTED = ("tracking", "hydra", "study", "claim", "tune", "profile")
 # Top-level nodes of a claim experiment that describe the study, not the run: never MLflow params.
-NOT_RUN_SETTINGS = ("study", "claim")
+NOT_RUN_SETTINGS = ("study", "claim", "tune")
 NOT_FINGERPRINTED_TRAINER = ("verbose", "threads")
 
 

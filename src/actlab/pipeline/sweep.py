@@ -273,8 +273,14 @@ def sweep_plan(config: DictConfig) -> tuple[list[str], int | None]:
             o.is_sweep_override() and not o.is_discrete_sweep() for o in parsed):
         return [o.get_key_element() for o in parsed], None
     jobs = expand(texts, config_dirs(config))
+    if config.get("tune") is not None:  # tune, then test: the tuning grid runs first (actlab.claims.tuning)
+        from actlab.claims.tuning import Tune
+
+        tune = Tune.from_config(config.tune)
+        tuning = tune.tuning_params({k: str(v) for k, v in params.items()})
+        jobs = expand([f"{k}={v}" for k, v in tuning.items()] + list(config.hydra.overrides.task), config_dirs(config)) + jobs
     axes = [key for key in dict.fromkeys(o.split("=", 1)[0] for job in jobs for o in job)
-            if len({dict(x.split("=", 1) for x in job)[key] for job in jobs}) > 1]
+            if len({dict(x.split("=", 1) for x in job).get(key) for job in jobs}) > 1]
     return axes, len(jobs)
 
 

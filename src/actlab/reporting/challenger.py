@@ -46,14 +46,22 @@ def entered(dirs: list[Path] | None = None) -> list[Claim]:
     return [claim for claim in discover(dirs).values() if claim.challenge.joins and not claim.challenge.skip]
 
 
-def challenger_jobs(name: str, profile: str, dirs: list[Path] | None = None, composer=None) -> list[ChallengerJob]:
+def challenger_jobs(name: str, profile: str, dirs: list[Path] | None = None, composer=None,
+                    runs: pd.DataFrame | None = None) -> list[ChallengerJob]:
     """The new function's jobs in every claim's grid it joins, each config once (`composer`: a
-    running sweep's own config loader, see claims_report.expected_jobs)."""
-    from actlab.reporting.claims_report import expected_jobs
+    running sweep's own config loader, see claims_report.expected_jobs). Without `runs`: every
+    claim's jobs, tuning stages included; with `runs` (the store's, after those ran): the test
+    stages of the claims that tune, at the values picked from those runs."""
+    from actlab.reporting.claims_report import expected_jobs, picked
 
     jobs, seen = [], set()
     for claim in entered(dirs):
-        table = expected_jobs(claim.name, profile, dirs, _extra(name, claim), composer)
+        table = expected_jobs(claim.name, profile, dirs, _extra(name, claim), composer, stage="tune")
+        if runs is not None:
+            if table.attrs["tune"] is None:
+                continue
+            table = expected_jobs(claim.name, profile, dirs, _extra(name, claim), composer, stage="test",
+                                  selected=picked(table, runs)[1])
         for overrides, fp in zip(table.attrs["overrides"], table["fingerprint"]):
             if fp in seen:
                 continue

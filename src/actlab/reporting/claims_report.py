@@ -22,8 +22,10 @@ from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
+from actlab.claims import design
 from actlab.claims.base import RESAMPLES, STABLE_SHARE, Claim, ClaimResult, Evidence, judge
 from actlab.claims.registry import discover
+from actlab.claims.tuning import Tune, describe, pick, test_jobs
 from actlab.pipeline import metric_keys
 from actlab.pipeline.config import CONF_DIR, coerce_floats, column_name, fingerprint
 from actlab.pipeline.sweep import expand
@@ -32,6 +34,7 @@ from actlab.pipeline.version import describe as describe_versions
 from actlab.pipeline.version import newer_versions, split_by_version
 from actlab.reporting import detectability, literature
 from actlab.reporting.markdown import VERDICT_MARK, machine, software_versions, stability_text, write_atomic
+from actlab.stats import ALPHA
 
 
 def _is_group_override(override: str, dirs: list[Path]) -> bool:
@@ -56,7 +59,8 @@ def _composer(composer: Callable[[list[str]], Any] | None):
 
 
 def expected_jobs(experiment: str, profile: str, dirs: list[Path] | None = None, extra: list[str] = (),
-                  composer: Callable[[list[str]], Any] | None = None) -> pd.DataFrame:
+                  composer: Callable[[list[str]], Any] | None = None, stage: str = "test",
+                  selected: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per job of the experiment's sweep: its override values (in plain column names:
     `+experiment/task` -> `task`) and its config fingerprint; `.attrs["overrides"]` keeps each
     job's overrides as Hydra takes them.
@@ -65,13 +69,24 @@ def expected_jobs(experiment: str, profile: str, dirs: list[Path] | None = None,
     that key: `activation=serf` runs the claim's grid for serf alone). Composing ~1000 jobs through
     Hydra took a minute; jobs that differ only in plain values (seeds, learning rates) share one
     composition of their group choices, with the values then set as Hydra sets command-line
-    values: after composition, parsed by its override grammar."""
+    values: after composition, parsed by its override grammar.
+
+    A claim that tunes (`tune:`, actlab.claims.tuning) has two stages: `stage="tune"` gives its
+    tuning grid, `stage="test"` its own grid with each group's value from `selected`, and
+    `stage="plan"` that grid before any pick (what its deciding tests' blocks are counted on)
+    (`.attrs["tune"]` says whether the claim tunes)."""
     dirs = list(dirs or [CONF_DIR])
     base = [*(_searchpath(dirs) if composer is None else []), f"experiment={experiment}", f"profile={profile}"]
     parser = OverridesParser.create()
     with _composer(composer) as compose_job:
-        params = OmegaConf.to_container(compose_job(base).hydra.sweeper.params, resolve=True)
+        composed = compose_job(base)
+        params = OmegaConf.to_container(composed.hydra.sweeper.params, resolve=True)
+        tune = Tune.from_config(composed.get("tune"))
+        if tune is not None and stage == "tune":
+            params = tune.tuning_params(params)
         jobs = expand([*(f"{k}={v}" for k, v in params.items()), *extra], dirs)
+        if tune is not None and stage == "test":  # ("plan": the sweep's own grid, before any pick)
+            jobs, _ = test_jobs(jobs, selected if selected is not None else pick(pd.DataFrame(), tune), tune)
         by_groups: dict[tuple[str, ...], Any] = {}
         rows = []
         for job in jobs:
@@ -85,6 +100,7 @@ def expected_jobs(experiment: str, profile: str, dirs: list[Path] | None = None,
             rows.append({**{column_name(k): v for k, v in (o.split("=", 1) for o in job)}, "fingerprint": fingerprint(job_cfg)})
     table = pd.DataFrame(rows)
     table.attrs["overrides"] = [list(job) for job in jobs]
+    table.attrs["tune"] = tune
     return table
 
 
@@ -123,6 +139,12 @@ def _evidence_table(jobs: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     table["status"] = table["status"].fillna("missing")
     table["diverged"] = table["tags.diverged"].eq("true")
     return table.drop(columns=["tags.diverged"])
+
+
+def picked(tuning_jobs: pd.DataFrame, runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A tuning stage's runs (jobs from `expected_jobs(stage="tune")`) and each group's pick."""
+    tuning = _evidence_table(tuning_jobs, runs)
+    return tuning, pick(tuning, tuning_jobs.attrs["tune"])
 
 
 def chance_column(table: pd.DataFrame) -> pd.Series:
@@ -173,12 +195,16 @@ class ReportData:
         return [m.value for m in sorted(self.store.client.get_metric_history(run_id, key), key=lambda m: m.step)]
 
     def evidence(self, claim: Claim, profile: str, dirs: list[Path] | None = None, extra: list[str] = ()) -> Evidence:
-        jobs = expected_jobs(claim.name, profile, dirs, extra)
+        jobs = expected_jobs(claim.name, profile, dirs, extra, stage="tune")
+        tune, tuning, selected = jobs.attrs["tune"], None, None
+        if tune is not None:  # tune, then test: pick on the tuning runs, then read the test stage
+            tuning, selected = picked(jobs, self.runs)
+            jobs = expected_jobs(claim.name, profile, dirs, extra, stage="test", selected=selected)
         table = _evidence_table(jobs, self.runs)
         table["chance"] = chance_column(table)
         # The sweep's axes (task, activation, seed, ...): what the per-task detectability compares.
         table.attrs["axes"] = [c for c in jobs.columns if c != "fingerprint"]
-        return Evidence(table, self.layers, self.history)
+        return Evidence(table, self.layers, self.history, tuning=tuning, selected=selected, tune=tune)
 
 
 def _config_dir_args(dirs: list[Path]) -> str:
@@ -208,6 +234,32 @@ def _shown_path(path: Path) -> str:
     if path.parent == experiments:
         return f"experiments/{path.name}"
     return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
+
+
+def deciding_lines(claim: Claim, evidence: Evidence, result: ClaimResult) -> list[str]:
+    """The tests the verdict rests on, each as the rule computed it beside the smallest p its design
+    can reach; then, for a claim that tunes, each group's picked value."""
+    lines = []
+    if claim.tests:
+        lines.append(f"**Deciding tests** (one Holm family; each beside the smallest p its n and family allow; "
+                     f"a verdict needs p < {ALPHA}):")
+        powers = design.power(claim.tests, evidence.table)
+        for p in powers:
+            found = result.tests.get(p.test.name)
+            lines.append(f"- {p}" + (f" — measured: {found}" if found is not None else " — not computed (no runs)"))
+        if all(p.floor >= ALPHA for p in powers):
+            lines.append(f"- ⚠ no deciding test can reach p < {ALPHA} with these jobs: no verdict but inconclusive was possible "
+                         "(a preview, whatever its stability)")
+        lines.append("")
+    tune = evidence.tune
+    if tune is not None and evidence.selected is not None:
+        edges = int(evidence.selected["at_edge"].sum())
+        lines.append(f"**Tune, then test:** {tune.column.split('.')[-1]} picked per {' × '.join(tune.by)} on tuning seeds {tune.seeds} "
+                     f"from {{{', '.join(tune.values)}}}; the runs above are fresh seeds at the picked value"
+                     + (f"; {edges} pick(s) at the grid's edge ⚠" if edges else "; no pick at the grid's edge") + ".")
+        lines += [f"<details><summary>{len(evidence.selected)} picks</summary>", "", *[f"- {x}" for x in describe(evidence.selected, tune)],
+                  "", "</details>", ""]
+    return lines
 
 
 def render(profile: str, results: list[tuple[Claim, Evidence, ClaimResult]], out: Path, header: dict[str, str]) -> str:
@@ -250,12 +302,12 @@ def render(profile: str, results: list[tuple[Claim, Evidence, ClaimResult]], out
         "",
         "## Summary",
         "",
-        "| # | The article says | Measured | Verdict | Stability |",
-        "|---|---|---|---|---|",
+        "| # | The article says | Measured | Verdict | Stability | Smallest p the design can reach |",
+        "|---|---|---|---|---|---|",
     ]
-    for claim, _, result in results:
+    for claim, evidence, result in results:
         lines.append(f"| {claim.key} | {claim.article} | {result.measured} | {VERDICT_MARK[result.verdict]} | "
-                     f"{stability_text(result.stability)} |")
+                     f"{stability_text(result.stability)} | {design.summary(design.power(claim.tests, evidence.table))} |")
     lines += ["", *literature.render([(claim, result) for claim, _, result in results])]
     for claim, evidence, result in results:
         table = evidence.table
@@ -275,6 +327,7 @@ def render(profile: str, results: list[tuple[Claim, Evidence, ClaimResult]], out
             + (f" (run_claims.sh trains them in {claim.within}'s sweep, which holds every one of its jobs)"
                if claim.within else ""),
             "",
+            *deciding_lines(claim, evidence, result),
             *[f"- {n}" for n in result.numbers],
             *detectability.render(detectability.resolutions(table, table.attrs.get("axes"))),
         ]

@@ -1,0 +1,71 @@
+"""Power by design: the smallest p each deciding test of a claim can reach, from its jobs alone.
+
+A claim's YAML declares the tests its verdict rests on (`claim.tests`); they form one Holm family.
+From the jobs of its sweep (before any run) the harness counts each test's blocks and gives the
+smallest Holm-adjusted p the most extreme data could produce: `family × smallest raw p`. A verdict
+whose deciding test cannot go below ALPHA was decided by its design, not by its runs; the full
+profile is held to POWER_LEVEL (tests/test_claims_design.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from actlab.claims.base import DecidingTest
+from actlab.stats import SIDES, smallest_p
+
+POWER_LEVEL = 0.01  # every full-profile deciding test must be able to reach this
+
+
+@dataclass(frozen=True)
+class Power:
+    test: DecidingTest
+    n: int  # blocks (pairs) the test has
+    k: int  # treatments (Friedman), else 2
+    family: int  # one-sided tests in the claim's Holm family
+
+    @property
+    def floor(self) -> float:
+        """The smallest Holm-adjusted p this test can give (0 for continuous tests)."""
+        return min(1.0, self.family * smallest_p(self.test.test, self.n, self.k))
+
+    @property
+    def reaches(self) -> bool:
+        return self.floor <= POWER_LEVEL
+
+    def __str__(self) -> str:
+        blocks = " × ".join(self.test.blocks)
+        floor = "no floor (continuous)" if self.floor == 0 else f"{self.floor:.2g}"
+        what = f"{self.test.test.replace('_', '-')} over {self.n} blocks ({blocks})" + (f", {self.k} {self.test.over}s" if self.test.over else "")
+        return f"{self.test.name}: {what}, Holm family of {self.family} → smallest p {floor}"
+
+
+def power(tests: tuple[DecidingTest, ...], jobs: pd.DataFrame) -> list[Power]:
+    """Each deciding test's reach, given the jobs (plain column names) its verdict reads."""
+    family = sum(SIDES[t.test] for t in tests)
+    found = []
+    for test in tests:
+        blocks = [c for c in test.blocks if c in jobs]
+        n = len(jobs[blocks].drop_duplicates()) if blocks and not jobs.empty else min(1, len(jobs))
+        k = jobs[test.over].nunique() if test.over and test.over in jobs else 2
+        found.append(Power(test, n, k, family))
+    return found
+
+
+def summary(powers: list[Power]) -> str:
+    """`0.0039` (the weakest deciding test's floor), `—` for a claim that declares none."""
+    if not powers:
+        return "—"
+    worst = max(p.floor for p in powers)
+    return "no floor" if worst == 0 else f"{worst:.2g}" + ("" if worst <= POWER_LEVEL else " ⚠")
+
+
+def announce(label: str, powers: list[Power]) -> str:
+    """What a claim's sweep prints before its first job: each deciding test's floor."""
+    lines = [f"{label} · deciding tests (one Holm family):"]
+    lines += [f"  {'✓' if p.reaches else '⚠'} {p}" for p in powers]
+    if not all(p.reaches for p in powers):
+        lines.append(f"  ⚠ a test above {POWER_LEVEL} cannot decide this profile's verdict at that level: more seeds or tasks would")
+    return "\n".join(lines)

@@ -1,0 +1,106 @@
+"""Tune, then test: a value (the learning rate) is picked per group on tuning seeds, then the claim's
+own seeds run at the picked value only, so no compared run took part in its own selection.
+
+A claim experiment opts in with a top-level `tune:` node, and its sweep then has no axis for `param`:
+
+    tune:
+      param: optimizer.learning_rate
+      values: "0.0003,0.001,0.003,0.01"   # at least 4, log-spaced
+      seeds: "100,101"                    # never among the sweep's own seeds
+      by: [task, activation]              # the rate is picked per task and function
+
+The sweeper (hydra_plugins.actlab_sweeper) runs the tuning grid, picks, then runs the test grid;
+the report picks again from the same runs with the same `pick`, so both read one rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from actlab.pipeline.config import column_name
+
+SCORE = "best_val_accuracy"  # validation only: the test split never takes part in a selection
+
+
+class TuneError(ValueError):
+    """A `tune:` node that cannot be run: the message is one line."""
+
+
+@dataclass(frozen=True)
+class Tune:
+    param: str
+    values: tuple[str, ...]
+    seeds: str
+    by: tuple[str, ...]
+
+    @classmethod
+    def from_config(cls, node) -> Tune | None:
+        if node is None:
+            return None
+        node = dict(node)
+        unknown = set(node) - {"param", "values", "seeds", "by"}
+        if unknown or not {"param", "values", "seeds", "by"} <= set(node):
+            raise TuneError(f"tune: needs exactly param, values, seeds and by (got {', '.join(sorted(node))})")
+        values = tuple(v.strip() for v in str(node["values"]).split(","))
+        if len(values) < 2:
+            raise TuneError(f"tune.values has {len(values)} value: a tuning grid needs several")
+        return cls(str(node["param"]), values, str(node["seeds"]), tuple(node["by"]))
+
+    @property
+    def column(self) -> str:
+        return column_name(self.param)
+
+    def tuning_params(self, params: dict[str, str]) -> dict[str, str]:
+        """The tuning grid: the sweep's own axes, on the tuning seeds, with every value of `param`."""
+        if self.param in params:
+            raise TuneError(f"the sweep has an axis for {self.param}, which tune: picks (remove it from hydra.sweeper.params)")
+        return {**params, "seed": self.seeds, self.param: ",".join(self.values)}
+
+
+def pick(tuning: pd.DataFrame, tune: Tune) -> pd.DataFrame:
+    """One row per `by` group: the value with the best median validation score over its finished
+    tuning runs (ties: the smaller value), its score, and whether it sits at the grid's edge."""
+    if "status" in tuning:
+        tuning = tuning[tuning["status"] == "FINISHED"]
+    columns = [*tune.by, tune.column, SCORE]
+    if tuning.empty or not set(columns) <= set(tuning):
+        return pd.DataFrame(columns=[*tune.by, tune.column, SCORE, "runs", "at_edge"])
+    rows = tuning[columns].assign(**{SCORE: pd.to_numeric(tuning[SCORE], errors="coerce"),
+                                     "_value": pd.to_numeric(tuning[tune.column], errors="coerce")})
+    scores = rows.groupby([*tune.by, "_value"], dropna=False)[SCORE].agg(["median", "size"]).reset_index()
+    scores = scores.sort_values([*tune.by, "median", "_value"], ascending=[*[True] * len(tune.by), False, True], kind="stable")
+    best = scores.drop_duplicates(list(tune.by)).reset_index(drop=True)
+    grid = sorted(float(v) for v in tune.values)
+    as_text = {float(v): v for v in tune.values}
+    return pd.DataFrame({**{c: best[c] for c in tune.by}, tune.column: [as_text.get(v, f"{v:g}") for v in best["_value"]],
+                         SCORE: best["median"], "runs": best["size"],
+                         "at_edge": [bool(np.isclose(v, grid[0]) or np.isclose(v, grid[-1])) for v in best["_value"]]})
+
+
+def test_jobs(jobs: list[list[str]], selected: pd.DataFrame, tune: Tune) -> tuple[list[list[str]], list[str]]:
+    """The test grid's jobs, each with its group's picked value; and one line per group with no pick
+    (its tuning runs all failed), whose jobs are left out."""
+    picked = {tuple(str(row[c]) for c in tune.by): row[tune.column] for _, row in selected.iterrows()}
+    out, missing = [], {}
+    for job in jobs:
+        values = {column_name(o.split("=", 1)[0]): o.split("=", 1)[1] for o in job}
+        key = tuple(str(values.get(c)) for c in tune.by)
+        if key in picked:
+            out.append([*job, f"{tune.param}={picked[key]}"])
+        else:
+            missing[key] = " · ".join(f"{c} {v}" for c, v in zip(tune.by, key))
+    return out, [f"no finished tuning run for {label}: its test jobs are not run" for label in missing.values()]
+
+
+def describe(selected: pd.DataFrame, tune: Tune) -> list[str]:
+    """The report's lines: each group's picked value, flagged when it sits at the grid's edge."""
+    lines = []
+    for _, row in selected.iterrows():
+        group = " · ".join(str(row[c]) for c in tune.by)
+        edge = " ⚠ at the grid's edge" if row["at_edge"] else ""
+        lines.append(f"{group}: {tune.column.split('.')[-1]} {row[tune.column]} (median validation accuracy {row[SCORE]:.3f}, "
+                     f"{int(row['runs'])} tuning runs){edge}")
+    return lines
