@@ -25,7 +25,7 @@ from omegaconf import OmegaConf
 from actlab.claims import design
 from actlab.claims.base import RESAMPLES, STABLE_SHARE, Claim, ClaimResult, Evidence, judge
 from actlab.claims.registry import discover
-from actlab.claims.tuning import Tune, describe, pick, test_jobs
+from actlab.claims.tuning import Tune, describe, pick, picked_jobs
 from actlab.pipeline import metric_keys
 from actlab.pipeline.config import CONF_DIR, coerce_floats, column_name, fingerprint
 from actlab.pipeline.sweep import expand
@@ -59,7 +59,7 @@ def _composer(composer: Callable[[list[str]], Any] | None):
 
 
 def expected_jobs(experiment: str, profile: str, dirs: list[Path] | None = None, extra: list[str] = (),
-                  composer: Callable[[list[str]], Any] | None = None, stage: str = "test",
+                  composer: Callable[[list[str]], Any] | None = None, stage: str = "tune",
                   selected: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per job of the experiment's sweep: its override values (in plain column names:
     `+experiment/task` -> `task`) and its config fingerprint; `.attrs["overrides"]` keeps each
@@ -71,10 +71,10 @@ def expected_jobs(experiment: str, profile: str, dirs: list[Path] | None = None,
     composition of their group choices, with the values then set as Hydra sets command-line
     values: after composition, parsed by its override grammar.
 
-    A claim that tunes (`tune:`, actlab.claims.tuning) has two stages: `stage="tune"` gives its
-    tuning grid, `stage="test"` its own grid with each group's value from `selected`, and
-    `stage="plan"` that grid before any pick (what its deciding tests' blocks are counted on)
-    (`.attrs["tune"]` says whether the claim tunes)."""
+    A claim that tunes (`tune:`, actlab.claims.tuning) has stages: `stage="tune"` (the default:
+    the jobs a sweep runs first, all of them for a claim that does not tune) gives its tuning grid;
+    `stage="test"` its own grid with each group's value from `selected`; `stage="plan"` that grid
+    before any pick, without fingerprints (what its deciding tests' blocks are counted on). `.attrs["tune"]` is the Tune."""
     dirs = list(dirs or [CONF_DIR])
     base = [*(_searchpath(dirs) if composer is None else []), f"experiment={experiment}", f"profile={profile}"]
     parser = OverridesParser.create()
@@ -86,10 +86,13 @@ def expected_jobs(experiment: str, profile: str, dirs: list[Path] | None = None,
             params = tune.tuning_params(params)
         jobs = expand([*(f"{k}={v}" for k, v in params.items()), *extra], dirs)
         if tune is not None and stage == "test":  # ("plan": the sweep's own grid, before any pick)
-            jobs, _ = test_jobs(jobs, selected if selected is not None else pick(pd.DataFrame(), tune), tune)
+            jobs, _ = picked_jobs(jobs, selected if selected is not None else pick(pd.DataFrame(), tune), tune)
         by_groups: dict[tuple[str, ...], Any] = {}
         rows = []
         for job in jobs:
+            if stage == "plan":  # the grid's values only: no job is composed
+                rows.append({column_name(k): v for k, v in (o.split("=", 1) for o in job)})
+                continue
             groups = tuple(o for o in job if _is_group_override(o, dirs))
             if groups not in by_groups:
                 by_groups[groups] = compose_job([*base, *groups])
