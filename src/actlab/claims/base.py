@@ -47,6 +47,8 @@ class Evidence:
     table: pd.DataFrame
     layers: Callable[[str], pd.DataFrame] = lambda run_id: pd.DataFrame()
     history: Callable[[str, str], list[float]] = lambda run_id, key: []
+    # A CSV artifact of a run as a table (`artifact(run_id, "timings.csv")`: claim 6's rounds).
+    artifact: Callable[[str, str], pd.DataFrame] = lambda run_id, path: pd.DataFrame()
 
     def finished(self) -> pd.DataFrame:
         return finished_rows(self.table)

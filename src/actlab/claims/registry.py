@@ -20,7 +20,7 @@ from actlab.claims.base import Challenge, Claim
 from actlab.pipeline.config import CONF_DIR
 
 # The keys a `claim:` node may hold (a typo is an error, not a silently ignored key).
-CLAIM_KEYS = {"number", "title", "article", "workers", "within", "challenger", "literature"}
+CLAIM_KEYS = {"number", "title", "article", "workers", "within", "challenger", "literature", "tests"}
 CHALLENGE_KEYS = {"joins", "in_place_of", "column", "as", "skip"}
 
 

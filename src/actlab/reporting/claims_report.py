@@ -167,6 +167,12 @@ class ReportData:
         return pd.read_csv(path)
 
     @functools.lru_cache(maxsize=None)  # noqa: B019 - one ReportData per report: the cache lives as long as it should
+    def artifact(self, run_id: str, name: str) -> pd.DataFrame:
+        """A run's CSV artifact `name` as a table (claim 6's per-round timings)."""
+        path = self.store.client.download_artifacts(run_id, name, str(self._tmp / run_id))
+        return pd.read_csv(path)
+
+    @functools.lru_cache(maxsize=None)  # noqa: B019 - one ReportData per report: the cache lives as long as it should
     def history(self, run_id: str, curve: str) -> list[float]:
         """A learning curve (`val_accuracy`, ...), epoch by epoch."""
         key = metric_keys.curve(curve)
@@ -175,7 +181,7 @@ class ReportData:
     def evidence(self, claim: Claim, profile: str, dirs: list[Path] | None = None, extra: list[str] = ()) -> Evidence:
         table = _evidence_table(expected_jobs(claim.name, profile, dirs, extra), self.runs)
         table["chance"] = chance_column(table)
-        return Evidence(table, self.layers, self.history)
+        return Evidence(table, self.layers, self.history, self.artifact)
 
 
 def _config_dir_args(dirs: list[Path]) -> str:
