@@ -215,7 +215,7 @@ def inference_speed_rule(table: pd.DataFrame, subject: str = "elu", label: str =
         "In plain words: " + "; ".join(f"{_level_label(lv)}: {readings[lv]}" for lv in found) + ".",
     ]
     result = ClaimResult(verdict, measured, numbers, notes)
-    if hasattr(result, "tests"):  # the framework's field for the deciding tests (issue #20's contract)
+    if hasattr(result, "tests"):  # the framework's field for the deciding tests, where it has one
         result.tests = adjusted
     return result
 
