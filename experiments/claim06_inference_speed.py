@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 from omegaconf import OmegaConf
 from scipy import special
 
@@ -255,10 +256,16 @@ def latency_ratios(table: pd.DataFrame, path: Path, highlight: str = "elu") -> N
         ax.axhline(1.0, color="black", linewidth=0.8)
         ax.axhspan(1 / (1 + MARGIN), 1 + MARGIN, color="grey", alpha=0.15, label=f"±{MARGIN:.0%} margin")
         ax.set_yscale("log")
+        low, high = ax.get_ylim()  # a few plain ratios over the drawn range (log ticks would skip them)
+        ax.yaxis.set_major_locator(FixedLocator(sorted({float(f"{v:.2g}") for v in np.geomspace(low, high, 7)} | {1.0})))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.yaxis.set_minor_locator(NullLocator())
+        ax.set_ylim(low, high)
         ax.set_xticks(range(len(functions)), functions, rotation=40, ha="right")
-        for tick in ax.get_xticklabels():
+        for i, tick in enumerate(ax.get_xticklabels()):
             if tick.get_text() == highlight:
                 tick.set_fontweight("bold")
+                ax.axvspan(i - 0.45, i + 0.45, color="#E69F00", alpha=0.15, zorder=0)
         ax.set_ylabel("time / ReLU's (log scale)")
         ax.set_title("activation alone (1,024 × 256 tensor)" if shown == [ALONE] else "network forward pass (1,024 inputs)", fontsize=10)
         ax.grid(alpha=0.3, axis="y")
