@@ -398,7 +398,9 @@ def _timing_run(cfg: DictConfig, context: RunContext, store, fingerprint: str, t
     tags = {**names_, "config_fingerprint": fingerprint, "seed": str(cfg.seed), "timing.functions": ", ".join(timed),
             RESULTS_TAG: str(RESULTS_VERSION), COMMIT_TAG: git_commit()}
     with store.start_run(title, tags, context.parent_run_id) as tracked:
-        params = config_stage.flatten(cfg) | {"timing.timed": json.dumps(timed), "threads": threads, "git_commit": git_commit()}
+        # The run's own activation is not what it timed (`timing.timed` is): its keys are left out.
+        params = {k: v for k, v in config_stage.flatten(cfg).items() if not k.startswith("activation.")}
+        params |= {"timing.timed": json.dumps(timed), "threads": threads, "git_commit": git_commit()}
         params |= {f"version.{name}": v for name, v in software().items()} | {f"data.{k}": v for k, v in splits.sizes().items()}
         tracked.log_params(params)  # written before the rounds: no helper thread runs while they are timed
         rows = measure()
