@@ -192,6 +192,12 @@ class ReportData:
         return pd.read_csv(path)
 
     @functools.lru_cache(maxsize=None)  # noqa: B019 - one ReportData per report: the cache lives as long as it should
+    def artifact(self, run_id: str, name: str) -> pd.DataFrame:
+        """A run's CSV artifact `name` as a table (claim 6's per-round timings)."""
+        path = self.store.client.download_artifacts(run_id, name, str(self._tmp / run_id))
+        return pd.read_csv(path)
+
+    @functools.lru_cache(maxsize=None)  # noqa: B019 - one ReportData per report: the cache lives as long as it should
     def history(self, run_id: str, curve: str) -> list[float]:
         """A learning curve (`val_accuracy`, ...), epoch by epoch."""
         key = metric_keys.curve(curve)
@@ -207,7 +213,7 @@ class ReportData:
         table["chance"] = chance_column(table)
         # The sweep's axes (task, activation, seed, ...): what the per-task detectability compares.
         table.attrs["axes"] = [c for c in jobs.columns if c != "fingerprint"]
-        return Evidence(table, self.layers, self.history, tuning=tuning, selected=selected, tune=tune)
+        return Evidence(table, self.layers, self.history, self.artifact, tuning=tuning, selected=selected, tune=tune)
 
 
 def _config_dir_args(dirs: list[Path]) -> str:
