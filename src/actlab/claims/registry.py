@@ -23,7 +23,7 @@ from actlab.stats import SIDES
 # The keys a `claim:` node may hold (a typo is an error, not a silently ignored key).
 CLAIM_KEYS = {"number", "title", "article", "workers", "within", "challenger", "literature", "tests"}
 CHALLENGE_KEYS = {"joins", "in_place_of", "column", "as", "skip", "field"}
-TEST_KEYS = {"test", "blocks", "over"}
+TEST_KEYS = {"test", "blocks", "over", "margin"}
 
 
 class ClaimError(ValueError):

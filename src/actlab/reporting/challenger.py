@@ -40,7 +40,7 @@ class ChallengerJob:
 def _extra(name: str, claim: Claim) -> list[str]:
     """The overrides that put the new function in the claim's grid."""
     joins = claim.challenge.joins
-    return [f"activation={name}"] + ([] if joins in (None, "activation") else [joins])
+    return [f"activation={name}"] + ([] if joins in (None, "activation") else [joins.replace("{name}", name)])
 
 
 def entered(dirs: list[Path] | None = None) -> list[Claim]:
@@ -103,7 +103,7 @@ def _absent(evidence: Evidence) -> int:
 def _without(evidence: Evidence, column: str, subject: str) -> Evidence:
     """The claim's table without `subject`'s rows: the new function stands in its place."""
     table = evidence.table[evidence.table[column] != subject].reset_index(drop=True)
-    return Evidence(table, evidence.layers, evidence.history)
+    return Evidence(table, evidence.layers, evidence.history, evidence.artifact)
 
 
 def _numbers_about(numbers: list[str], name: str) -> list[str]:
@@ -175,7 +175,8 @@ def build_challenger_report(uri: str, name: str, profile: str, dirs: list[Path],
         tuning, selected = ((pd.concat([others.tuning, new.tuning], ignore_index=True).drop_duplicates("fingerprint"),
                              pd.concat([others.selected, new.selected], ignore_index=True).drop_duplicates())
                             if others.tune is not None else (None, None))
-        evidences[claim.name] = Evidence(table, data.layers, data.history, tuning=tuning, selected=selected, tune=others.tune)
+        evidences[claim.name] = Evidence(table, data.layers, data.history, artifact=data.artifact, tuning=tuning, selected=selected,
+                                         tune=others.tune)
     figures_dir = out / "figures"
     figures_dir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="actlab-challenger-"))
@@ -185,8 +186,10 @@ def build_challenger_report(uri: str, name: str, profile: str, dirs: list[Path],
         views = [(claim, view(claim, name, evidences.get(claim.name, Evidence(pd.DataFrame({"status": []}))), figures_dir, dirs, scratch))
                  for claim in claims.values()]
         answers = _answers(name, claims, evidences, figures_dir)
-    fields = {claim.name: claim.analyze(_field(claim, asked[claim.name][0])).verdict
-              for claim in claims.values() if claim.name in asked and claim.challenge.field}
+    # The field's verdict: the claim's rule on the field's runs (on the new function's own jobs where the
+    # claim trains no field for it: claim 6's sessions time ReLU and ELU beside it).
+    fields = {claim.name: claim.analyze(asked[claim.name][0 if claim.challenge.field else 1]).verdict
+              for claim in claims.values() if claim.name in asked}
     config = activation_config(name, dirs)
     shown = {k: v for k, v in config.items() if k not in ("_target_", "formula", "suggested_initializer", "in_article")}
     mark = {**VERDICT_MARK, DOES_NOT_APPLY: "— does not apply"}
@@ -258,11 +261,6 @@ def build_challenger_report(uri: str, name: str, profile: str, dirs: list[Path],
     if extra:
         text += ["", "## More figures", "", *[f"- [{f.stem}]({f.relative_to(out).as_posix()})" for f in extra]]
     return write_atomic(out / f"{name}.md", "\n".join(text) + "\n")
-
-
-def _field(claim: Claim, others: Evidence) -> Evidence:
-    """The field's own evidence (what REPORT.md's verdict reads)."""
-    return others
 
 
 def _answers(name: str, claims: dict[str, Claim], evidences: dict[str, Evidence], figures_dir: Path) -> dict:

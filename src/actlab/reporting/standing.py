@@ -202,18 +202,27 @@ def dying(name: str, claim: Claim, evidence: Evidence) -> Answer | None:
 
 # --- inference cost relative to ReLU (claim 6) ----------------------------------------------------
 def inference(name: str, claim: Claim, evidence: Evidence) -> Answer | None:
-    finished = evidence.finished()
-    if "inference_ms" not in finished or not (finished["activation"] == name).any():
+    """Its time over ReLU's per level (the activation alone, each network), paired by round of the
+    interleaved timing sessions in which ReLU, ELU and it were timed (claim 6's own estimate)."""
+    module = claim.module
+    if not hasattr(module, "_timings"):
         return None
-    blocks = [c for c in ("model", "seed", TASK) if c in finished]
-    wide = finished.pivot_table(index=blocks, columns="activation", values="inference_ms")
-    if "relu" not in wide or name not in wide:
+    table = module._timings(evidence)
+    if table.empty or name not in set(table["function"]):
         return None
-    ratio = median_ci((wide[name] / wide["relu"]).dropna())
-    elu = median_ci((wide["elu"] / wide["relu"]).dropna()) if "elu" in wide else None
-    text = (f"Its inference cost is **{ratio.median:.2f}× ReLU's** [{ratio.low:.2f}, {ratio.high:.2f}] (forward-pass time ratio, "
-            f"paired by {' × '.join(blocks)}" + (f"; ELU's {elu.median:.2f}×" if elu is not None and elu.n else "") + ").")
-    return Answer(text, f"{ratio.median:.2f}× ReLU's time", blocks_text(wide.reset_index()))
+    wides = module.wide_levels(table)
+    mine, elu = module.ratios(wides, name), module.ratios(wides, "elu")
+    parts = [f"{module._level_label(level)} {r.estimate.median:.2f}× [{r.estimate.low:.2f}, {r.estimate.high:.2f}]"
+             + (f" (ELU {elu[level].estimate.median:.2f}×)" if level in elu and elu[level].estimate.n >= 2 else "")
+             for level, r in mine.items() if r.estimate.n >= 2]
+    if not parts:
+        return None
+    sessions = table[["model", "seed"]].drop_duplicates()
+    text = (f"Its inference time relative to ReLU's, timed in the same sessions interleaved with ReLU and ELU "
+            f"({len(sessions)} sessions, geometric mean of per-round ratios, {module.CI:.0%} interval): " + "; ".join(parts) + ".")
+    first = next(iter(r for r in mine.values() if r.estimate.n >= 2))
+    rounds = int(first.estimate.n / max(1, len(sessions)))
+    return Answer(text, f"{first.estimate.median:.2f}× ReLU's time (alone)", f"{len(sessions)} sessions × {rounds} rounds")
 
 
 # --- learning-rate sensitivity (the tuning runs of claims 5 and 8) -------------------------------
