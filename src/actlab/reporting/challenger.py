@@ -103,7 +103,7 @@ def _absent(evidence: Evidence) -> int:
 def _without(evidence: Evidence, column: str, subject: str) -> Evidence:
     """The claim's table without `subject`'s rows: the new function stands in its place."""
     table = evidence.table[evidence.table[column] != subject].reset_index(drop=True)
-    return Evidence(table, evidence.layers, evidence.history, evidence.artifact)
+    return Evidence(table, evidence.layers, evidence.history, artifact=evidence.artifact)
 
 
 def _numbers_about(numbers: list[str], name: str) -> list[str]:
