@@ -266,7 +266,10 @@ def latency_ratios(table: pd.DataFrame, path: Path, highlight: str = "elu") -> N
         for i, tick in enumerate(ax.get_xticklabels()):
             if tick.get_text() == highlight:
                 tick.set_fontweight("bold")
-                ax.axvspan(i - 0.45, i + 0.45, color="#E69F00", alpha=0.15, zorder=0)
+                # A challenger report's function in its own colour (figures.CHALLENGER_STYLE), else orange.
+                mark = figures.CHALLENGER_STYLE["color"] if highlight == figures.challenger() else "#E69F00"
+                tick.set_color(mark if mark != "#E69F00" else "black")
+                ax.axvspan(i - 0.45, i + 0.45, color=mark, alpha=0.15, zorder=0, label=highlight if mark != "#E69F00" else None)
         ax.set_ylabel("time / ReLU's (log scale)")
         ax.set_title("activation alone (1,024 × 256 tensor)" if shown == [ALONE] else "network forward pass (1,024 inputs)", fontsize=10)
         ax.grid(alpha=0.3, axis="y")

@@ -93,6 +93,18 @@ def test_the_challenger_has_one_style_in_every_figure_that_draws_it(tmp_path, dr
                 assert colors.to_hex(line.get_color()) == figures.CHALLENGER_STYLE["color"].lower(), title
                 assert line.get_marker() in (figures.CHALLENGER_STYLE["marker"], "|", "_", "None", None, ""), title  # caps: | and _
         assert figures.CHALLENGER_STYLE["color"].lower() not in others, f"{title}: another series has the challenger's colour"
+    # Claim 6's figure puts functions on its x axis (colours are its levels): the challenger's column
+    # is marked with a band in its colour, named in the legend, and its tick label in that colour.
+    timings = pd.DataFrame([{"model": "mlp", "seed": 0, "round": r, "position": i, "function": f, "level": level,
+                             "ms": float(rng.uniform(1, 2))}
+                            for r in range(5) for i, f in enumerate(["relu", "elu", NAME]) for level in ("model", "alone")])
+    drawn.clear()
+    with figures.challenging(NAME):
+        CLAIMS[6].module.latency_ratios(timings, tmp_path / "timing.png", highlight=NAME)
+    bands = [patch for ax in drawn[0].axes for patch in ax.patches if patch.get_label() == NAME]
+    assert bands and all(colors.to_hex(b.get_facecolor()) == figures.CHALLENGER_STYLE["color"].lower() for b in bands)
+    ticks = [t for ax in drawn[0].axes for t in ax.get_xticklabels() if t.get_text() == NAME]
+    assert ticks and all(colors.to_hex(t.get_color()) == figures.CHALLENGER_STYLE["color"].lower() for t in ticks)
     # Outside a challenger report the same name has an ordinary style.
     assert figures.style(NAME)["color"] != figures.CHALLENGER_STYLE["color"]
 

@@ -43,6 +43,11 @@ def challenging(name: str):
         _CHALLENGER.remove(name)
 
 
+def challenger() -> str | None:
+    """The function a challenger report is about (`challenging`), or None."""
+    return _CHALLENGER[-1] if _CHALLENGER else None
+
+
 def style(name: str, others=()) -> dict:
     """Colour, marker and dash pattern of one series. An activation of the registry keeps its own
     style in every figure; any other label (a model, a condition, a slope) is styled by its place
