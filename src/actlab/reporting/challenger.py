@@ -285,8 +285,16 @@ def _answers(name: str, claims: dict[str, Claim], evidences: dict[str, Evidence]
         if best == name:
             best = ranked.rank(axis=1, ascending=False).mean().drop(name).idxmin() if ranked.shape[1] > 1 else None
     sensitivity = standing.sensitivity(name, tuned, best, figures_dir)
-    if sensitivity is not None and 5 in by_number:
-        found["learning rate"] = sensitivity
+    if 5 in by_number:
+        claim5 = by_number[5]
+        asked = claim5.analyze.about(name, name)
+        five = standing.in_elus_place(name, claim5, evidences[claim5.name],
+                                      asked(_without(evidences[claim5.name], claim5.challenge.column, claim5.challenge.in_place_of)))
+        if five is not None or sensitivity is not None:
+            found[claim5.name] = standing.Answer(
+                " ".join(a.sentence for a in (five, sensitivity) if a is not None),
+                "", five.n if five is not None else "",  # its column: the verdict in ELU's place
+                None, sensitivity.figures if sensitivity is not None else [])
     return {k: v for k, v in found.items() if v is not None}
 
 
@@ -296,11 +304,12 @@ def _bottom_line(name: str, config: dict, answers: dict, views) -> str:
     first = f"**{name}**" + (f", f(x) = {formula}" if formula else f" (`{config['_target_']}`)") + \
         " (f and f′, by automatic differentiation, in claim 10's figure below)."
     sentences = [first]
-    order = ["claim08", "claim01", "claim03", "claim07", "claim06", "learning rate"]
+    order = ["claim08", "claim01", "claim03", "claim07", "claim06", "claim05"]
     for key in order:
         for claim_name, answer in answers.items():
-            if claim_name.startswith(key) or claim_name == key:
-                sentences.append(answer.sentence)
+            if claim_name.startswith(key):
+                links = " ".join(f"([figure](figures/{f.name}))" for f in answer.figures)
+                sentences.append(answer.sentence + (f" {links}" if links else ""))
         if key == "claim07":
             for claim, line in views:
                 if claim.number == 7 and line.verdict != DOES_NOT_APPLY:

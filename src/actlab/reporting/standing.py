@@ -178,7 +178,7 @@ def dying(name: str, claim: Claim, evidence: Evidence) -> Answer | None:
     finished = finished_rows(table)
     if finished.empty or "dead_share" not in finished or not (finished["activation"] == name).any():
         return None
-    parts, dies = [], []
+    parts, dies, collapses = [], [], []
     for lr in sorted(finished["lr"].dropna().unique()):
         at = finished[finished["lr"] == lr]
         cells = []
@@ -193,11 +193,33 @@ def dying(name: str, claim: Claim, evidence: Evidence) -> Answer | None:
             cells.append(f"{act} {share} dead, accuracy {accuracy:.3f}")
             if act == name and 2 * len(learned) > len(runs) and dead.median >= DEAD_NONE:
                 dies.append(f"{lr:g}")
+            if act == name and 2 * len(learned) <= len(runs):
+                collapses.append(f"{lr:g}")
         parts.append(f"lr {lr:g}: " + ", ".join(cells))
     text = ("Its units " + (f"**die** at learning rate {', '.join(dies)}" if dies else "do not die at any learning rate where it learns")
+            + (f"; at learning rate {', '.join(collapses)} its networks do not learn at all (collapsed: their dead units say nothing)"
+               if collapses else "")
             + " (dead share: median over runs that learn; best validation accuracy: median over all) — " + "; ".join(parts) + ".")
-    cell = f"dead ≥ {DEAD_NONE:.0%} at lr {', '.join(dies)}" if dies else f"no dead units (< {DEAD_NONE:.0%}) where it learns"
+    cell = (f"dead ≥ {DEAD_NONE:.0%} at lr {', '.join(dies)}" if dies else f"no dead units (< {DEAD_NONE:.0%}) where it learns") + (
+        f"; collapsed at lr {', '.join(collapses)}" if collapses else "")
     return Answer(text, cell, blocks_text(finished[finished["activation"] == name].drop_duplicates("seed")))
+
+
+# --- claim 5 in ELU's place: the paired differences in points -------------------------------------
+def in_elus_place(name: str, claim: Claim, evidence: Evidence, result) -> Answer | None:
+    """Claim 5's deciding comparisons (Holm-adjusted by its rule) with the new function in ELU's
+    place, as accuracy differences in points."""
+    tests = {k: c for k, c in (result.tests or {}).items() if isinstance(c, Comparison) and c.n}
+    if not tests:
+        return None
+    parts = []
+    for key, c in tests.items():
+        rival, _, metric = key.rpartition("_")
+        what = "speed (mean validation accuracy over epochs)" if metric == "speed" else "test accuracy"
+        verdict = "ahead" if c.direction == 1 else "behind" if c.direction == -1 else "no significant difference"
+        parts.append(f"vs {rival}, {what}: {points(c)} ({verdict}, Holm p(>0) = {c.p_greater:.2g})")
+    return Answer("In ELU's place on claim 5 (each function at its picked learning rate, paired by task × seed): "
+                  + "; ".join(parts) + ".", "", blocks_text(evidence.finished()))
 
 
 # --- inference cost relative to ReLU (claim 6) ----------------------------------------------------
