@@ -80,6 +80,8 @@ class ClaimResult:
     # What the claim's own module hands its literature rows and challenger sections: a dataclass
     # of that module's, read only by that module (None for a claim with nothing to hand on).
     details: Any = None
+    # The deciding tests, Holm-adjusted in one family (`holm_family`): keys as the YAML's claim.tests.
+    tests: dict = field(default_factory=dict)
 
 
 @dataclass
