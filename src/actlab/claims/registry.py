@@ -20,7 +20,7 @@ from actlab.claims.base import Challenge, Claim
 from actlab.pipeline.config import CONF_DIR
 
 # The keys a `claim:` node may hold (a typo is an error, not a silently ignored key).
-# `tests`: the deciding tests (the framework contract of issue #20); `rule`: the thresholds a claim's
+# `tests`: the deciding tests (declared, see docs/claims.md); `rule`: the thresholds a claim's
 # rule reads, stated beside them (its module loads them from this YAML).
 CLAIM_KEYS = {"number", "title", "article", "workers", "within", "challenger", "literature", "tests", "rule"}
 CHALLENGE_KEYS = {"joins", "in_place_of", "column", "as", "skip"}
