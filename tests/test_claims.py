@@ -187,7 +187,7 @@ def _gradients(first: dict, depth: str = "3", model: str | None = None, seeds=SE
             for s in seeds:
                 grad = first.get((a, i), first.get(a)) * (1 + 10 * _noise(s))
                 rows.append({"activation": a, "initializer": i, "model.depth": depth, "seed": s, "grad": grad,
-                             "run_id": f"{model}-{a}-{i}-{s}", **({"model.name": model} if model else {})})
+                             "run_id": f"{model}-{depth}-{a}-{i}-{s}", **({"model.name": model} if model else {})})
     return rows
 
 
