@@ -142,9 +142,11 @@ def vanishing_gradients_rule(ratios: pd.DataFrame) -> ClaimResult:
         line = f"{act}, {init}, {when}, depth {deepest}: ‖∇W₁‖/‖∇W_L‖ = {est}"
         if when == "at init":
             vanish, explode = tests[f"{act}/{init}/vanish"], tests[f"{act}/{init}/explode"]
-            line += (f" → {status[(act, init)]} (Holm p: < {VANISH_RATIO:g} {vanish.p_less:.3g}, > {VANISH_RATIO:g} {vanish.p_greater:.3g}, "
-                     f"> {EXPLODE_RATIO:g} {explode.p_greater:.3g}, < {EXPLODE_RATIO:g} {explode.p_less:.3g}; "
-                     f"t-tests on log ratios over {vanish.n} seeds, a family of {vanish.family})")
+            line += f" → {status[(act, init)]} " + (
+                "(too few seeds for a test)" if vanish.n < 2 else
+                f"(Holm p: < {VANISH_RATIO:g} {vanish.p_less:.3g}, > {VANISH_RATIO:g} {vanish.p_greater:.3g}, "
+                f"> {EXPLODE_RATIO:g} {explode.p_greater:.3g}, < {EXPLODE_RATIO:g} {explode.p_less:.3g}; "
+                f"t-tests on log ratios over {vanish.n} seeds, a family of {vanish.family})")
         numbers.append(line)
     numbers += [f"{act}: the article's sentence {reading} ({'; '.join(f'{i}: {s}' for (a, i), s in status.items() if a == act)})"
                 for act, reading in readings.items()]
