@@ -254,6 +254,24 @@ def test_claim1_judges_the_plain_stack_and_shows_the_residual_control(tmp_path):
     assert (tmp_path / "f.png").stat().st_size > 10_000
 
 
+def test_claims_1_3_10_deciding_tests_can_reach_001_in_the_full_profile():
+    """Power by design: claim 3's signed-rank tests over its full profile's seeds (2 one-sided tests per
+    declared comparison, Holm: family x 2^-n); claim 1's are t-tests (no floor); claim 10 rests on none."""
+    import re
+
+    from omegaconf import OmegaConf
+
+    def node(number: int):
+        return OmegaConf.load(BY_NUMBER[number].path)
+
+    three = node(3)
+    seeds = re.fullmatch(r"range\((\d+)\)", three.study.full.seeds)
+    n, family = int(seeds.group(1)), 2 * len(three.claim.tests)
+    assert {t.test for t in three.claim.tests.values()} == {"signed_rank"} and family / 2 ** n <= 0.01
+    assert {t.test for t in node(1).claim.tests.values()} == {"t"} and len(node(1).claim.tests) == 20
+    assert len(node(10).claim.tests) == 0
+
+
 def test_claim10_verdict_follows_every_finding():
     """Each finding (a value, a code sample, a statement of the text) moves the verdict: all hold → supported,
     one fails → mixed, most fail → not supported."""
