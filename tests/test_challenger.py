@@ -203,3 +203,31 @@ def test_a_fresh_store_through_the_one_command_to_a_report(tmp_path):
     own_jobs = int(plan.split("challenger: acon_c · ")[1].split()[0])
     assert f"· {own_jobs} to train" in plan  # only its own jobs: the field was in the store
     assert (tmp_path / "challengers" / "acon_c.md").exists()
+
+
+def test_the_bottom_lines_answers_read_the_claims_own_tables():
+    """Claim 1's gradient ratios and claim 3's dead shares, from constructed runs, as the answers say them."""
+    from actlab.claims.base import Evidence
+    from actlab.pipeline import metric_keys
+
+    def layers(run_id):  # 20 layers; the first layer's gradient a hundredth of the last's for sigmoid
+        first = 0.01 if run_id.startswith("sigmoid") else 1.0
+        return pd.DataFrame([{"layer": layer, "step": step, "grad_norm": first if layer == 1 else 1.0}
+                             for layer in range(1, 21) for step in (0, 2)])
+
+    runs = pd.DataFrame([{"run_id": f"{a}-{i}-{s}", "activation": a, "initializer": i, "model.depth": 20, "seed": s,
+                          "status": "FINISHED", "best_val_accuracy": 0.9, "chance": 0.1}
+                         for a in ("sigmoid", "relu", NAME) for i in ("glorot_normal", "he_normal") for s in range(3)])
+    answer = standing.gradients(NAME, CLAIMS[1], Evidence(runs, layers=layers))
+    assert answer.sentence.startswith("Its gradient neither vanishes nor explodes") and "glorot_normal: 1" in answer.sentence
+    assert standing.gradients("sigmoid", CLAIMS[1], Evidence(runs, layers=layers)).cell.startswith("glorot_normal: 0.01")
+
+    dead = pd.DataFrame([{"activation": a, "optimizer.learning_rate": lr, "seed": s, "status": "FINISHED", "chance": 0.1,
+                          "best_val_accuracy": 0.1 if (a == NAME and lr == 0.1) else 0.9,
+                          "metrics.layer_0/dead_frac": 0.4 if (a == "relu" and lr == 0.01) else 0.0}
+                         for a in ("relu", NAME) for lr in (0.001, 0.01, 0.1) for s in range(3)])
+    dead = dead.rename(columns={"metrics.layer_0/dead_frac": metric_keys.layer_prefix("dead_frac") + "0"})
+    answer = standing.dying(NAME, CLAIMS[3], Evidence(dead))
+    assert "do not die at any learning rate where it learns" in answer.sentence
+    assert "at learning rate 0.1 its networks do not learn at all" in answer.sentence
+    assert "relu 40% dead" in answer.sentence

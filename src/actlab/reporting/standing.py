@@ -148,27 +148,38 @@ def pairwise_figure(name: str, comparisons: dict[str, Comparison], path: Path) -
 
 # --- gradients across depth (claim 1) -------------------------------------------------------------
 def gradients(name: str, claim: Claim, evidence: Evidence) -> Answer | None:
+    """Its first/last gradient-norm ratio at the plain stack's deepest depth, per initializer,
+    against the claim's own vanishing and exploding lines."""
     ratios = claim.analyze.prepare(evidence)
     if ratios.empty or "ratio" not in ratios:
         return None
+    vanish = float(getattr(claim.module, "VANISH_RATIO", VANISH))
+    explode = float(getattr(claim.module, "EXPLODE_RATIO", EXPLODE))
     plain = ratios[ratios["model"] != "resmlp"] if "model" in ratios else ratios
     mine = plain[plain["activation"] == name]
     if mine.empty:
         return None
     deepest = int(mine["depth"].max())
     at = mine[mine["depth"] == deepest]
-    init = median_ci(at[at["when"] == "at init"]["ratio"])
-    after = median_ci(at[(at["when"] == "after training") & ~at["collapsed"].astype(bool)]["ratio"])
-    relu = median_ci(plain[(plain["activation"] == "relu") & (plain["depth"] == deepest) & (plain["when"] == "at init")]["ratio"])
+    if "initializer" not in at:
+        at = at.assign(initializer="its initializer")
 
     def word(e):
-        return "n/a" if e.n == 0 else "vanishes" if e.median < VANISH else "explodes" if e.median > EXPLODE else "is kept"
+        return "n/a" if e.n == 0 else "vanishes" if e.median < vanish else "explodes" if e.median > explode else "is kept"
 
-    kept = word(init) == "is kept" and word(after) in ("is kept", "n/a")
-    text = (f"Its gradient {'neither vanishes nor explodes' if kept else word(init) + ' at initialization'} with depth: the "
-            f"first/last gradient-norm ratio at {deepest} layers is {init} at init and {after} after training "
-            f"(ReLU's at init: {relu}; vanishing below {VANISH}, exploding above {EXPLODE:g}).")
-    cell = f"ratio {init.median:.3g} at init, {after.median:.3g} after training: {'kept' if kept else word(init)}"
+    parts, words = [], []
+    for init, group in at.groupby("initializer"):
+        start = median_ci(group[group["when"] == "at init"]["ratio"])
+        after = median_ci(group[(group["when"] == "after training") & ~group["collapsed"].astype(bool)]["ratio"])
+        relu = median_ci(plain[(plain["activation"] == "relu") & (plain["depth"] == deepest) & (plain["when"] == "at init")
+                               & (plain.get("initializer", init) == init)]["ratio"])
+        words.append(word(start))
+        parts.append(f"{init}: {start} at init, {after} after training (ReLU's at init {relu}) → {word(start)}")
+    kept = all(w == "is kept" for w in words)
+    summary = "neither vanishes nor explodes" if kept else " / ".join(sorted(set(words))) + " with some initializer"
+    text = (f"Its gradient {summary} with depth: the first/last gradient-norm ratio at {deepest} layers, "
+            f"{'; '.join(parts)} (vanishing below {vanish:g}, exploding above {explode:g}).")
+    cell = "kept with every initializer" if kept else "; ".join(p.split(" (ReLU")[0] for p in parts)
     return Answer(text, cell, blocks_text(at.drop_duplicates("seed")))
 
 
