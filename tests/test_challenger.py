@@ -56,7 +56,7 @@ def _challenger_artists(fig: Figure) -> tuple[list, list]:
     return mine, others
 
 
-def test_the_challenger_has_one_style_in_every_figure_that_draws_it(tmp_path, drawn):
+def test_the_challenger_has_one_style_in_every_figure_that_draws_it(tmp_path, drawn, monkeypatch):
     """Each figure function of a challenger report, drawn from constructed tables with `mine` in
     them: `mine`'s series carry CHALLENGER_STYLE's colour and marker, drawn on top; no other
     series has that colour."""
@@ -105,6 +105,17 @@ def test_the_challenger_has_one_style_in_every_figure_that_draws_it(tmp_path, dr
     assert bands and all(colors.to_hex(b.get_facecolor()) == figures.CHALLENGER_STYLE["color"].lower() for b in bands)
     ticks = [t for ax in drawn[0].axes for t in ax.get_xticklabels() if t.get_text() == NAME]
     assert ticks and all(colors.to_hex(t.get_color()) == figures.CHALLENGER_STYLE["color"].lower() for t in ticks)
+    # Claim 10's panel of the function: f in its colour, and named as the user's, not "modern".
+    drawn.clear()
+    from actlab.reporting.gallery import gallery
+
+    serf = [ROOT / "conf", ROOT / "examples" / "serf"]
+    monkeypatch.syspath_prepend(str(ROOT / "examples" / "serf"))  # its my_acts.py, as --config-dir puts it on the path
+    with figures.challenging("serf"):
+        gallery(tmp_path / "gallery.png", serf, ["serf"])
+    f = next(line for line in drawn[0].axes[0].get_lines() if line.get_label() == "f(x)")
+    assert colors.to_hex(f.get_color()) == figures.CHALLENGER_STYLE["color"].lower()
+    assert drawn[0].axes[0].get_title() == "serf · your own"
     # Outside a challenger report the same name has an ordinary style.
     assert figures.style(NAME)["color"] != figures.CHALLENGER_STYLE["color"]
 

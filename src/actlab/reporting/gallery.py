@@ -82,6 +82,7 @@ def parameters(config: dict) -> str:
 
 def gallery(path: Path, dirs: list[Path] | None = None, names: list[str] | None = None) -> None:
     """Every activation of the config tree (or `names`), five to a row, each with its derivative."""
+    from actlab import figures
     from actlab.figures import OKABE_ITO, plt
 
     x = np.linspace(-4, 4, 401)
@@ -94,12 +95,17 @@ def gallery(path: Path, dirs: list[Path] | None = None, names: list[str] | None 
     for ax, name in zip(axes.ravel(), names):
         config = activation_config(name, dirs)
         y, dy = values_and_slopes(name, x, dirs)
-        ax.plot(x, y, label="f(x)", color=OKABE_ITO[3])
+        mine = name == figures.challenger()  # a challenger report's function: its colour in every figure
+        ax.plot(x, y, label="f(x)", color=figures.CHALLENGER_STYLE["color"] if mine else OKABE_ITO[3], linewidth=2.4 if mine else 1.5)
         ax.plot(x, dy, label="f′(x) (autodiff)", color=OKABE_ITO[4], linestyle="--")
         ax.axhline(0, color="grey", linewidth=0.5)
         ax.axvline(0, color="grey", linewidth=0.5)
         params = parameters(config)
-        ax.set_title(name + (f" ({params})" if params else "") + ("" if config.get("in_article") else " · modern"), fontsize=10)
+        origin = option_file("activation", name, dirs)
+        ours = origin is not None and origin.resolve().is_relative_to(CONF_DIR.resolve())
+        # "modern": the project's own functions beyond the article's; a user's is named as theirs.
+        ax.set_title(name + (f" ({params})" if params else "") + ("" if config.get("in_article") else " · modern" if ours else " · your own"),
+                     fontsize=10)
         ax.set_ylim(-2.2, 4.2)
         ax.grid(alpha=0.3)
     for index, ax in enumerate(axes.ravel()[:len(names)]):
