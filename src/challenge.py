@@ -57,9 +57,15 @@ def main(argv: list[str] | None = None) -> int:
              "experiment=challenger", f"activation={args.name}", f"profile={args.profile}", f"tracking.uri={args.uri}",
              "hydra/launcher=joblib", f"hydra.launcher.n_jobs={args.workers}"]
     print(f"challenge: {args.name} · {args.profile} profile · training what the store lacks: {' '.join(sweep[1:])}", flush=True)
-    code = subprocess.run(sweep).returncode
-    if code == 2:  # a config the sweep refused: its one line says why
-        return 2
+    try:
+        code = subprocess.run(sweep).returncode
+    except KeyboardInterrupt:  # the sweep got the Ctrl-C too and ended its runs as KILLED
+        code = 130
+    if code in (2, 130):  # a config the sweep refused (its one line says why), or an interruption: no report
+        if code == 130:
+            print(f"interrupted: run `{' '.join(['python', '-m', 'challenge', *(argv if argv is not None else sys.argv[1:])])}` "
+                  "again to train what is still missing", file=sys.stderr)
+        return code
     if code:
         print(f"warning: the challenger sweep exited with status {code} (its table above names the jobs); the report reads what finished",
               file=sys.stderr)
