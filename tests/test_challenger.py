@@ -179,9 +179,9 @@ def test_a_fresh_store_through_the_one_command_to_a_report(tmp_path):
     """A store holding only some of Serf's runs: the report refuses in one line naming what is
     missing and the command; that command trains the rest (the field included) and writes the
     report; a second function then trains only its own jobs (the field is reused)."""
-    user = tmp_path / "my_conf"
+    user, second = tmp_path / "my_conf", tmp_path / "acon_c"
     shutil.copytree(ROOT / "examples" / "serf", user)
-    shutil.copytree(ROOT / "examples" / "acon_c", user, dirs_exist_ok=True)
+    shutil.copytree(ROOT / "examples" / "acon_c", second)
     db = tmp_path / "mlflow.db"
     # Only the challenger's own runs of one claim: no field at all.
     own = subprocess.run([sys.executable, "-m", "run", "-m", "--config-dir", str(user), "experiment=claim03_dying_relu",
@@ -208,12 +208,13 @@ def test_a_fresh_store_through_the_one_command_to_a_report(tmp_path):
         assert (tmp_path / "challengers" / link).exists(), link
     assert not [f for f in (tmp_path / "challengers" / "figures").glob("serf_*.png") if f"figures/{f.name}" not in text]
 
-    second = _challenge("acon_c", user, db, tmp_path)
+    second = _challenge("acon_c", second, db, tmp_path)
     assert second.returncode == 0, (second.stdout[-3000:], second.stderr[-3000:])
     plan = next(line for line in second.stdout.splitlines() if line.startswith("challenger: acon_c · "))
     own_jobs = int(plan.split("challenger: acon_c · ")[1].split()[0])
     assert f"· {own_jobs} to train" in plan  # only its own jobs: the field was in the store
-    assert (tmp_path / "challengers" / "acon_c.md").exists()
+    text = (tmp_path / "challengers" / "acon_c.md").read_text()
+    assert "## Published results beside the harness's" in text and "ResNet-50" in text
 
 
 def test_the_bottom_lines_answers_read_the_claims_own_tables():

@@ -186,10 +186,11 @@ def build_challenger_report(uri: str, name: str, profile: str, dirs: list[Path],
         views = [(claim, view(claim, name, evidences.get(claim.name, Evidence(pd.DataFrame({"status": []}))), figures_dir, dirs, scratch))
                  for claim in claims.values()]
         answers = _answers(name, claims, evidences, figures_dir)
-    # The field's verdict: the claim's rule on the field's runs (on the new function's own jobs where the
-    # claim trains no field for it: claim 6's sessions time ReLU and ELU beside it).
+    # The field's verdict: the claim's rule on the field's runs; where the claim trains no field for a
+    # new function but asks it in another's place, on its own jobs (claim 6's sessions time ReLU and ELU
+    # beside it); none for a claim about the new function alone (claim 10).
     fields = {claim.name: claim.analyze(asked[claim.name][0 if claim.challenge.field else 1]).verdict
-              for claim in claims.values() if claim.name in asked}
+              for claim in claims.values() if claim.name in asked and (claim.challenge.field or claim.challenge.in_place_of)}
     config = activation_config(name, dirs)
     shown = {k: v for k, v in config.items() if k not in ("_target_", "formula", "suggested_initializer", "in_article")}
     mark = {**VERDICT_MARK, DOES_NOT_APPLY: "— does not apply"}
