@@ -49,6 +49,11 @@ def _finished_with_collapse(evidence: Evidence) -> pd.DataFrame:
     return with_collapse(evidence.finished())
 
 
+def _column(wide: pd.DataFrame, activation: str) -> pd.Series:
+    """A function's column of a blocks × functions table; all NaN (no pairs) when it has no runs."""
+    return wide[activation] if activation in wide else pd.Series(float("nan"), index=wide.index)
+
+
 def factor_effect(directions: list[int]) -> str:
     """What one factor (centring, or slope) does to speed, from its two comparisons (+1: the factor's
     level with tanh's property is significantly faster): `helps` when at least one is and neither is
@@ -72,15 +77,15 @@ def tanh_vs_sigmoid_rule(finished: pd.DataFrame) -> ClaimResult:
     finished = finished_rows(finished)
     wide = finished.pivot_table(index=BLOCKS, columns="activation", values=SPEED)
     steps = finished.pivot_table(index=BLOCKS, columns="activation", values="epochs_to_target")
-    tests = holm_family({name: paired(wide.get(a, []), wide.get(b, [])) for name, (a, b, _) in COMPARISONS.items()})
+    tests = holm_family({name: paired(_column(wide, a), _column(wide, b)) for name, (a, b, _) in COMPARISONS.items()})
     numbers = [f"{_term(a)} − {_term(b)} ({what}), speed: {tests[name]}" for name, (a, b, what) in COMPARISONS.items()]
     # Descriptive, uncorrected: per optimizer, and epochs to 95% of the best.
     per_optimizer = {}
     for optimizer, group in wide.groupby(level="optimizer"):
-        per_optimizer[optimizer] = paired(group.get(TANH, []), group.get(SIGMOID, []))
+        per_optimizer[optimizer] = paired(_column(group, TANH), _column(group, SIGMOID))
         numbers.append(f"{optimizer}: tanh − σ(x), speed (descriptive, uncorrected): {per_optimizer[optimizer]}")
     numbers.append(f"epochs to 95% of the best: tanh − σ(x) (descriptive, uncorrected) "
-                   f"{paired(steps.get(TANH, []), steps.get(SIGMOID, []))}")
+                   f"{paired(_column(steps, TANH), _column(steps, SIGMOID))}")
     numbers += _rates(finished)
     numbers += [f"collapsed (kept: a network that never learns is the slowest to converge) — {line}"
                 for line in collapsed_runs(finished, ["activation", "optimizer"])]
@@ -168,7 +173,8 @@ def curves_by_group(finished, curves, path: Path) -> None:
         figures.integer_ticks(ax)
         ax.set_title(f"optimizer: {optimizer}")
         ax.grid(alpha=0.3)
-        ax.legend()
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend()
     axes[0][0].set_ylabel("validation accuracy")
     figures.save(fig, path, "Claim 2: validation accuracy per epoch, tanh, sigmoid and the controls σ(x) − ½, 2σ(2x) "
                  "(median over seeds, 95% CI)")
