@@ -24,6 +24,7 @@ from actlab.claims.base import (
     finished_rows,
     with_collapse,
 )
+from actlab.claims.tuning import mark_edges
 from actlab.figures import plt
 from actlab.stats import holm_family, paired
 
@@ -46,7 +47,7 @@ SLOPE = ("slope_centred", "slope_not_centred")
 
 
 def _finished_with_collapse(evidence: Evidence) -> pd.DataFrame:
-    return with_collapse(evidence.finished())
+    return mark_edges(with_collapse(evidence.finished()), evidence.selected, evidence.tune)
 
 
 def _column(wide: pd.DataFrame, activation: str) -> pd.Series:
@@ -87,6 +88,11 @@ def tanh_vs_sigmoid_rule(finished: pd.DataFrame) -> ClaimResult:
     numbers.append(f"epochs to 95% of the best: tanh − σ(x) (descriptive, uncorrected) "
                    f"{paired(_column(steps, TANH), _column(steps, SIGMOID))}")
     numbers += _rates(finished)
+    if "rate_at_edge" in finished:
+        edge = finished[finished["rate_at_edge"].fillna(False).astype(bool)][["activation", "optimizer"]].drop_duplicates()
+        if len(edge):
+            numbers.append("⚠ picked at the tuning grid's edge (a wider grid might pick another rate): "
+                           + "; ".join(f"{LABELS.get(a, a)} with {o}" for a, o in edge.itertuples(index=False)))
     numbers += [f"collapsed (kept: a network that never learns is the slowest to converge) — {line}"
                 for line in collapsed_runs(finished, ["activation", "optimizer"])]
 
@@ -138,8 +144,12 @@ def _rates(finished: pd.DataFrame) -> list[str]:
     if LR not in finished:
         return []
     rates = finished.groupby(["optimizer", "activation"])[LR].agg(lambda v: ", ".join(sorted(set(map(str, v)))))
-    return [f"speed read at the tuned rate, {optimizer}: " + "; ".join(f"{LABELS.get(a, a)} {rates[optimizer][a]}" for a in sorted(rates[optimizer].index, key=_order))
-            for optimizer in rates.index.get_level_values("optimizer").unique()]
+    lines = []
+    for optimizer in rates.index.get_level_values("optimizer").unique():
+        picked = rates[optimizer]
+        lines.append(f"speed read at the tuned rate, {optimizer}: "
+                     + "; ".join(f"{LABELS.get(a, a)} {picked[a]}" for a in sorted(picked.index, key=_order)))
+    return lines
 
 
 def _draw_curves(evidence: Evidence, finished: pd.DataFrame, out: Path) -> None:

@@ -27,7 +27,8 @@ from actlab.claims.base import (
     numeric,
     with_collapse,
 )
-from actlab.stats import ALPHA, Comparison, Equivalence, equivalence, friedman, holm, kendall_w, median_ci, paired
+from actlab.claims.tuning import mark_edges
+from actlab.stats import Comparison, Equivalence, equivalence, friedman, holm, kendall_w, median_ci, paired
 
 DEFAULT = 0.3  # the Keras LeakyReLU layer's default, the article's
 OTHERS = (0.01, 0.2)  # Maas et al.'s slope; keras.activations.leaky_relu's default
@@ -75,7 +76,7 @@ def holm_mixed(comparisons: dict[str, Comparison], equivalences: dict[str, Equiv
 
 
 def _slopes(evidence: Evidence) -> pd.DataFrame:
-    finished = with_collapse(evidence.finished())
+    finished = mark_edges(with_collapse(evidence.finished()), evidence.selected, evidence.tune)
     finished["slope"] = numeric(finished, "activation.negative_slope")
     return finished
 
@@ -106,6 +107,11 @@ def leaky_slope_rule(finished: pd.DataFrame) -> ClaimResult:
         rates = finished.groupby(["task", "slope"] if "task" in finished else ["slope"])["optimizer.learning_rate"].first()
         numbers.append("tuned learning rate (task, slope): " + "; ".join(
             f"{' '.join(map(str, k if isinstance(k, tuple) else (k,)))}: {v}" for k, v in rates.items()))
+    if "rate_at_edge" in finished:
+        edge = finished[finished["rate_at_edge"].fillna(False).astype(bool)][[c for c in ("task", "slope") if c in finished]]
+        if len(edge):
+            numbers.append("⚠ learning rate picked at the tuning grid's edge (a wider grid might pick another): "
+                           + "; ".join(" slope ".join(map(str, row)) for row in edge.drop_duplicates().itertuples(index=False)))
     numbers += [f"collapsed (kept) — {line}" for line in collapsed_runs(finished, ["slope"])]
 
     better = [s for s in OTHERS if tests[differs_name(s)].direction == -1]

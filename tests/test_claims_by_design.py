@@ -12,6 +12,7 @@ import pytest
 from actlab.claims import design
 from actlab.claims.base import TASK, Evidence
 from actlab.claims.registry import ClaimError, discover, load
+from actlab.claims.tuning import Tune
 from actlab.pipeline.config import options
 from actlab.pipeline.runner import run
 from actlab.pipeline.sweep import expand
@@ -99,6 +100,16 @@ def test_claim2_is_mixed_when_one_optimizer_goes_the_other_way(tmp_path):
     result = CLAIMS[2].module.analysis(evidence, tmp_path / "f.png")
     assert result.tests["tanh_vs_sigmoid"].direction == 1 and CLAIMS[2].module.mechanism(result.tests)[0] == "helps"
     assert result.verdict == "mixed" and any("With sgd, tanh's median speed is not above" in n for n in result.notes)
+
+
+def test_claim2_says_where_speed_is_read_and_which_pick_sits_at_the_grids_edge(tmp_path):
+    evidence = _speeds(0.05, 0.0)
+    evidence.tune = Tune("optimizer.learning_rate", ("0.001", "0.01", "0.1", "1.0"), "100,101", ("activation", "optimizer"))
+    evidence.selected = pd.DataFrame([{"activation": a, "optimizer": o, "optimizer.learning_rate": "0.01",
+                                       "at_edge": a == "sigmoid" and o == "sgd"} for a in FACTORS for o in ("adam", "sgd")])
+    numbers = CLAIMS[2].module.analysis(evidence, tmp_path / "f.png").numbers
+    assert "speed read at the tuned rate, adam: σ(x) 0.01; tanh(x) 0.01; σ(x) − ½ 0.01; 2σ(2x) 0.01" in numbers
+    assert any(n.startswith("⚠ picked at the tuning grid's edge") and n.endswith(": σ(x) with sgd") for n in numbers)
 
 
 def test_a_factor_helps_only_without_a_contrary_comparison():
