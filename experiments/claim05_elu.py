@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -63,4 +63,4 @@ def clevert(result: ClaimResult) -> Harness | None:
     accuracy = from_comparison(pair(selected, "elu", "relu"), "test accuracy")
     if speed is None:
         return None
-    return Harness(speed.text + "; " + (accuracy.text if accuracy else "test accuracy: n/a"), speed.sign, speed.significant)
+    return replace(speed, text=speed.text + "; " + (accuracy.text if accuracy else "test accuracy: n/a"))

@@ -1,84 +1,297 @@
-"""Claim 6's rule: ELU's forward-pass time as a ratio to ReLU's."""
+"""Claim 6's rule: ELU's time as a ratio to ReLU's, from functions timed interleaved in one process.
+
+Each job (a network × a seed) timed every function in rounds (actlab.pipeline.timing); its
+`timings.csv` has one row per round, function and level (`model`: the network's forward pass;
+`alone`: the activation on a fixed tensor). A ratio is paired by round: the subject's time over
+ReLU's in the same round, a second or less apart, so the machine's drift cancels. Per level the
+estimate is the geometric mean of the per-round ratios with its 90% t interval, and the verdict
+rests on the tests the YAML declares (`claim.tests`), all in one Holm family:
+- `<level>_slower`: one-sided paired t-tests on log time (subject vs ReLU), in each direction;
+- `<level>_within_margin`: TOST on the same log ratios with the YAML's margin (±5% time): the
+  two one-sided tests "ratio > 1/(1 + m)" and "ratio < 1 + m".
+A level reads as "slower" when the one-sided slower test passes (the article's effect, whatever its
+size); otherwise as "not slower" when the test "ratio < 1 + m" passes (the interval excludes a
+slowdown as large as the margin), else as undecided, with its interval.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+from omegaconf import OmegaConf
+from scipy import special
 
 from actlab import figures
-from actlab.claims.base import INCONCLUSIVE, MIXED, NOT_SUPPORTED, SUPPORTED, Analysis, ClaimResult, Evidence
+from actlab.claims.base import INCONCLUSIVE, Analysis, ChallengerView, ClaimResult, Evidence, verdict_from_directions
 from actlab.figures import plt
-from actlab.stats import ALPHA, holm_family, median_ci, ratio_test
+from actlab.stats import ALPHA, Comparison, Estimate, holm_family
 
-SLOWER = 1.05  # at least 5% slower, and significantly so
+BASELINE = "relu"
+ALONE = "alone"
+ARTIFACT = "timings.csv"
+LEVEL_COLUMNS = ["model", "seed", "round"]  # a pair: the same round of the same job
+CI = 0.90  # the interval both one-sided tests at 5% and TOST read
 
 
-def _latency_table(evidence: Evidence) -> pd.DataFrame:
-    return evidence.finished()
+def _declared() -> dict:
+    """The YAML's `claim.tests`: the deciding tests' names, each with its test and (TOST) margin."""
+    spec = OmegaConf.load(Path(__file__).with_suffix(".yaml")).claim.tests
+    return OmegaConf.to_container(spec)
 
 
-def inference_speed_rule(finished: pd.DataFrame, subject: str = "elu", label: str = "ELU") -> ClaimResult:
+TESTS = _declared()
+MARGIN = next(t["margin"] for t in TESTS.values() if t["test"] == "tost")
+
+
+# --- the table: every job's rounds ---------------------------------------------------------------
+def _timings(evidence: Evidence) -> pd.DataFrame:
+    """One row per job, round, function and level: the timing jobs' `timings.csv`, with the job's
+    network and seed (a seed is a session: its own process, weights and round orders)."""
+    parts = []
+    for row in evidence.finished().itertuples():
+        rounds = evidence.artifact(row.run_id, ARTIFACT)
+        if not rounds.empty:
+            parts.append(rounds.assign(model=row.model, seed=row.seed))
+    columns = [*LEVEL_COLUMNS, "position", "function", "level", "ms"]
+    return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+
+
+def levels(table: pd.DataFrame) -> list[str]:
+    """The levels a verdict reads: the activation alone, then each network timed (in the YAML's order)."""
+    if table.empty:
+        return []
+    declared = list(dict.fromkeys(name.removesuffix("_slower").removesuffix("_within_margin") for name in TESTS))
+    models = sorted(table["model"].unique(), key=lambda m: (declared.index(m) if m in declared else len(declared), m))
+    return [ALONE, *models]
+
+
+def _part(table: pd.DataFrame, level: str) -> pd.DataFrame:
+    """Per-round times of one level, one column per function (`alone` pools every job's rounds)."""
+    rows = table[table["level"] == ALONE] if level == ALONE else table[(table["level"] == "model") & (table["model"] == level)]
+    rows = rows.drop_duplicates([*LEVEL_COLUMNS, "function"])  # a block drawn twice by a resample is relabelled, not merged
+    return rows.set_index([*LEVEL_COLUMNS, "function"])["ms"].unstack("function")
+
+
+def wide_levels(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Every level's per-round table (`_part`), made once per rule call."""
+    return {level: _part(table, level) for level in levels(table)}
+
+
+# --- the statistics: paired t on log ratios, TOST with the margin ---------------------------------
+@dataclass(frozen=True)
+class _T:
+    """Student's t with `df` degrees of freedom: scipy.special's functions, without building a frozen
+    distribution per call (the rule runs hundreds of times for its stability)."""
+
+    df: int
+
+    def cdf(self, x: float) -> float:
+        return float(special.stdtr(self.df, x))
+
+    def sf(self, x: float) -> float:
+        return float(special.stdtr(self.df, -x))
+
+    def ppf(self, q: float) -> float:
+        return float(special.stdtrit(self.df, q))
+
+
+@dataclass(frozen=True)
+class LogRatio:
+    """The per-round log ratios of one function to ReLU at one level, and what they say."""
+
+    estimate: Estimate  # geometric-mean ratio, 90% t interval, n rounds
+    slower: Comparison  # p_greater: "ratio > 1"; p_less: "ratio < 1"
+    margin: Comparison  # TOST: p_greater "ratio > 1/(1 + m)", p_less "ratio < 1 + m"
+
+
+def log_ratio(subject, baseline, margin: float = MARGIN) -> LogRatio:
+    """Paired t-tests on log subject − log baseline (timing noise is multiplicative), and TOST with
+    bounds ±log(1 + margin) on the same differences (statsmodels' ttost_paired on logs computes the same)."""
+    a, b = np.asarray(subject, dtype=float), np.asarray(baseline, dtype=float)
+    keep = np.isfinite(a) & np.isfinite(b) & (a > 0) & (b > 0)
+    d = np.log(a[keep]) - np.log(b[keep])
+    n = len(d)
+    nan = Estimate(np.nan, np.nan, np.nan, n)
+    if n < 2:
+        empty = Comparison(nan, np.nan, np.nan, n)
+        return LogRatio(nan, empty, empty)
+    mean, se = float(d.mean()), float(d.std(ddof=1) / np.sqrt(n))
+    bound = float(np.log1p(margin))
+    if se <= 1e-12:  # identical ratios in every round: no noise, the sign decides
+        se = 1e-12
+    t = _T(n - 1)
+    half = float(t.ppf(1 - (1 - CI) / 2) * se)
+    estimate = Estimate(float(np.exp(mean)), float(np.exp(mean - half)), float(np.exp(mean + half)), n)
+    geo = estimate.median
+    slower = Comparison(estimate, float(t.sf(mean / se)), float(t.cdf(mean / se)), n, geo, "geometric-mean ratio")
+    within = Comparison(estimate, float(t.sf((mean + bound) / se)), float(t.cdf((mean - bound) / se)), n, geo, "geometric-mean ratio")
+    return LogRatio(estimate, slower, within)
+
+
+def ratios(wides: dict[str, pd.DataFrame], subject: str) -> dict[str, LogRatio]:
+    """`subject` vs ReLU at every level (unadjusted)."""
+    out = {}
+    for level, wide in wides.items():
+        if subject in wide and BASELINE in wide:
+            out[level] = log_ratio(wide[subject], wide[BASELINE])
+        else:
+            out[level] = log_ratio([], [])
+    return out
+
+
+def _reading(level_label: str, slower: Comparison, margin: Comparison) -> tuple[int, str]:
+    """(+1 slower, −1 not slower by the margin, 0 undecided) and the words for it. A slowdown shown by
+    the one-sided test is the article's effect, whatever its size (the number says how large); only
+    without it can TOST's upper test show its absence."""
+    if slower.p_greater < ALPHA:
+        if margin.p_less < ALPHA:
+            return 1, f"slower, by less than {MARGIN:.0%} (its interval lies below {1 + MARGIN:.2f})"
+        return 1, "slower"
+    if margin.p_less < ALPHA:
+        if margin.p_greater < ALPHA:
+            return -1, f"no difference: within ±{MARGIN:.0%} (TOST)"
+        return -1, "faster" if slower.p_less < ALPHA else f"not slower by {MARGIN:.0%} or more"
+    return 0, "undecided: neither a slowdown nor its absence is shown"
+
+
+def _ratio_text(e: Estimate) -> str:
+    return f"{e.median:.3g} [{e.low:.3g}, {e.high:.3g}]" if e.n >= 2 else "n/a"
+
+
+def _level_label(level: str) -> str:
+    return "activation alone" if level == ALONE else f"{level} forward pass"
+
+
+# --- the rule --------------------------------------------------------------------------------------
+def deciding_tests(found: dict[str, LogRatio]) -> dict[str, Comparison]:
+    """The YAML's tests (`<level>_slower`, `<level>_within_margin`) as one Holm family: both one-sided
+    tests of each, the two halves of each TOST included."""
+    family = {}
+    for level, result in found.items():
+        family[f"{level}_slower"], family[f"{level}_within_margin"] = result.slower, result.margin
+    order = [name for name in TESTS if name in family] + [name for name in family if name not in TESTS]
+    return holm_family({name: family[name] for name in order})
+
+
+def inference_speed_rule(table: pd.DataFrame, subject: str = "elu", label: str = "ELU") -> ClaimResult:
     """Is `subject` (ELU in the article; a challenger in its place) slower than ReLU at test time?"""
-    wide = finished.pivot_table(index=["model", "seed"], columns="activation", values="inference_ms")
-    if "relu" not in wide or subject not in wide:
-        return ClaimResult(INCONCLUSIVE, "forward-pass time ratio to ReLU", [f"{label} or ReLU has no timings."])
-    ratios = wide.div(wide["relu"], axis=0)
-    tests = holm_family({model: ratio_test(group[subject], group["relu"]) for model, group in wide.groupby(level="model")})
-    slower = {model: c.p_greater < ALPHA and c.difference.median >= SLOWER for model, c in tests.items()}
-    numbers = [f"{model}: {label} / ReLU forward-pass time {c}" for model, c in tests.items()]
-    for model, group in ratios.groupby(level="model"):
-        numbers += [f"{model}: {act} / relu = {median_ci(group[act])}" for act in group.columns if act not in ("relu", subject)]
-    if not slower:
-        verdict = INCONCLUSIVE
-    elif all(slower.values()):
-        verdict = SUPPORTED
-    elif any(slower.values()):
-        verdict = MIXED
-    else:
-        verdict = NOT_SUPPORTED
-    notes = [f"Rule: {label} counts as slower on a model when a one-sided paired t-test on log time ({label} vs ReLU, paired by "
-             f"seed) is significant after Holm's correction over both models and directions, and its median time ratio "
-             f"is ≥ {SLOWER}; supported if so on every model, mixed on some, not supported on none. A t-test on log times "
-             "(timing noise is multiplicative) replaces the earlier interval rule so the correction applies; with 5 seeds "
-             "a rank test's smallest p (1/32) could not pass it. The other functions' ratios are descriptive.",
-             "The ELU paper (Clevert et al. 2016) measured slower *training*, never test time. On a CPU the activation is "
-             "a small share of a dense network's time next to the matrix products.",
-             "In plain words: " + (
-                 f"{label}'s forward pass is not measurably slower than ReLU's on any network" if not any(slower.values())
-                 else f"{label}'s forward pass is measurably slower than ReLU's on " + ", ".join(m for m, v in slower.items() if v)
-                 + (" but not on " + ", ".join(m for m, v in slower.items() if not v) if not all(slower.values()) else ""))
-             + "; each job ran alone on the machine, timing with one TensorFlow thread."]
-    return ClaimResult(verdict, "median time of a compiled forward pass over 1,024 inputs, as a ratio to ReLU, paired by seed",
-                       numbers, notes)
+    measured = (f"time ratio to ReLU, paired by round of interleaved timing in one process: geometric mean over rounds with "
+                f"its {CI:.0%} interval, for the activation alone and each network's forward pass (1,024 inputs)")
+    if table.empty or subject not in set(table["function"]) or BASELINE not in set(table["function"]):
+        return ClaimResult(INCONCLUSIVE, measured, [f"{label} or ReLU has no timings."])
+    wides = wide_levels(table)
+    found = ratios(wides, subject)
+    adjusted = deciding_tests(found)
+    directions, numbers, readings = [], [], {}
+    for level, result in found.items():
+        slower, margin = adjusted[f"{level}_slower"], adjusted[f"{level}_within_margin"]
+        direction, how = _reading(level, slower, margin)
+        directions.append(direction)
+        readings[level] = how
+        numbers.append(
+            f"{_level_label(level)}: {label} / ReLU time {_ratio_text(result.estimate)} (geometric mean of {result.estimate.n} "
+            f"per-round ratios, {CI:.0%} interval); slower: Holm p={slower.p_greater:.3g} (raw {slower.raw_greater:.3g}); "
+            f"faster: Holm p={slower.p_less:.3g} (raw {slower.raw_less:.3g}); TOST ±{MARGIN:.0%}: Holm p={max(margin.p_greater, margin.p_less):.3g} "
+            f"(ratio < {1 + MARGIN:.2f}: Holm p={margin.p_less:.3g}) → {how}")
+    numbers += _descriptive(wides, subject)
+    verdict = verdict_from_directions(directions)
+    notes = [
+        f"Rule: per level ({', '.join(_level_label(lv) for lv in found)}), {label} reads as slower when a one-sided paired t-test "
+        f"on log time ({label} vs ReLU, paired by round) passes at {ALPHA} after Holm's correction over the claim's "
+        f"{len(adjusted) * 2} one-sided tests (both directions of each test and the two halves of each TOST), whatever the "
+        f"slowdown's size (the ratio says it); without that, as not slower when the interval excludes a slowdown of {MARGIN:.0%} "
+        f"(TOST's upper test, margin ±{MARGIN:.0%} as the YAML states; both halves: no difference), else as undecided. "
+        "Supported if slower at every level, mixed if at some, not supported if at none and not slower at one or more, "
+        "else inconclusive.",
+        "How it is timed: every function of the config tree in one process per job (a network × a seed), in rounds that visit "
+        "them all in a freshly shuffled order; each visit times the network's compiled forward pass over 1,024 inputs and the "
+        "activation alone on a 1,024 × 256 tensor (median of 5 calls each), one TensorFlow thread. The networks are untrained "
+        "(each function's suggested initializer): a forward pass costs the same whatever the weights. Rounds of a network's "
+        "jobs are pooled as pairs; the activation alone pools every job's rounds. Stability resamples the sessions (seeds).",
+        "The ELU paper (Clevert et al. 2016) measured slower *training*, never test time. On a CPU the activation is a small "
+        "share of a dense network's time next to the matrix products.",
+        "In plain words: " + "; ".join(f"{_level_label(lv)}: {readings[lv]}" for lv in found) + ".",
+    ]
+    result = ClaimResult(verdict, measured, numbers, notes)
+    if hasattr(result, "tests"):  # the framework's field for the deciding tests, where it has one
+        result.tests = adjusted
+    return result
 
 
-def _draw_latency(evidence: Evidence, finished: pd.DataFrame, out: Path) -> None:
-    wide = finished.pivot_table(index=["model", "seed"], columns="activation", values="inference_ms")
-    latency_ratios(wide.div(wide["relu"], axis=0), out)
+def _descriptive(wides: dict[str, pd.DataFrame], subject: str) -> list[str]:
+    """Every other function's ratio to ReLU, per level: descriptive, uncorrected."""
+    lines = []
+    for level, wide in wides.items():
+        shown = [f"{f} {_ratio_text(log_ratio(wide[f], wide[BASELINE]).estimate)}" for f in wide.columns if f not in (BASELINE, subject)]
+        if shown:
+            lines.append(f"{_level_label(level)}, time / ReLU's (descriptive, uncorrected): " + ", ".join(shown))
+    return lines
 
 
-analysis = Analysis(_latency_table, inference_speed_rule, _draw_latency, subject=("elu", "ELU"))
+# --- the figure -----------------------------------------------------------------------------------
+def _draw(evidence: Evidence, table: pd.DataFrame, out: Path, highlight: str = "elu") -> None:
+    latency_ratios(table, out, highlight)
 
 
-# --- the claim's figure -------------------------------------------------------------------------
-def latency_ratios(ratios, path: Path) -> None:
-    from actlab.stats import median_ci
+def latency_ratios(table: pd.DataFrame, path: Path, highlight: str = "elu") -> None:
+    """Each function's time / ReLU's with its 90% interval: the activation alone (left), each network's
+    forward pass (right); the band is the ±5% margin; `highlight` is drawn in bold."""
+    found = levels(table)
+    models = [lv for lv in found if lv != ALONE]
+    functions = sorted(f for f in table["function"].unique() if f != BASELINE) if not table.empty else []
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=False, gridspec_kw={"width_ratios": [1, 1.4]})
+    for ax, shown in ((axes[0], [ALONE]), (axes[1], models)):
+        width = 0.8 / max(1, len(shown))
+        for m, level in enumerate(shown):
+            wide = _part(table, level)
+            estimates = [log_ratio(wide[f], wide[BASELINE]).estimate if f in wide else Estimate(np.nan, np.nan, np.nan, 0) for f in functions]
+            xs = np.arange(len(functions)) + (m - (len(shown) - 1) / 2) * width
+            style = figures.style(level, shown) if level != ALONE else {"color": "#555555", "marker": "o"}
+            ax.errorbar(xs, [e.median for e in estimates], yerr=[[e.median - e.low for e in estimates], [e.high - e.median for e in estimates]],
+                        fmt=style.get("marker", "o"), color=style["color"], capsize=3, linestyle="none",
+                        label=_level_label(level) if level != ALONE else None)
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.axhspan(1 / (1 + MARGIN), 1 + MARGIN, color="grey", alpha=0.15, label=f"±{MARGIN:.0%} margin")
+        ax.set_yscale("log")
+        low, high = ax.get_ylim()  # a few plain ratios over the drawn range (log ticks would skip them)
+        ax.yaxis.set_major_locator(FixedLocator(sorted({float(f"{v:.2g}") for v in np.geomspace(low, high, 7)} | {1.0})))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.yaxis.set_minor_locator(NullLocator())
+        ax.set_ylim(low, high)
+        ax.set_xticks(range(len(functions)), functions, rotation=40, ha="right")
+        for i, tick in enumerate(ax.get_xticklabels()):
+            if tick.get_text() == highlight:
+                tick.set_fontweight("bold")
+                ax.axvspan(i - 0.45, i + 0.45, color="#E69F00", alpha=0.15, zorder=0)
+        ax.set_ylabel("time / ReLU's (log scale)")
+        ax.set_title("activation alone (1,024 × 256 tensor)" if shown == [ALONE] else "network forward pass (1,024 inputs)", fontsize=10)
+        ax.grid(alpha=0.3, axis="y")
+        ax.legend(fontsize=8)
+    figures.save(fig, path, f"Claim 6: time relative to ReLU, interleaved rounds ({CI:.0%} interval of the geometric mean)")
 
-    models = sorted(ratios.index.get_level_values("model").unique())
-    acts = list(ratios.columns)
-    fig, ax = plt.subplots(figsize=(9, 4))
-    width = 0.8 / len(models)
-    for m, model in enumerate(models):
-        part = ratios.xs(model, level="model")
-        estimates = [median_ci(part[a]) for a in acts]
-        xs = [i + m * width for i in range(len(acts))]
-        ax.bar(xs, [e.median for e in estimates], width, label=model, color=figures.style(model, models)["color"],
-               hatch=["", "//", "..", "xx"][m % 4], edgecolor="black", linewidth=0.5,
-               yerr=[[e.median - e.low for e in estimates], [e.high - e.median for e in estimates]], capsize=3)
-    ax.axhline(1.0, color="black", linewidth=0.8)
-    ax.set_xticks([i + width * (len(models) - 1) / 2 for i in range(len(acts))], acts, rotation=30)
-    ax.set_ylabel("forward-pass time / ReLU's")
-    ax.legend(title="network")
-    ax.grid(alpha=0.3, axis="y")
-    figures.save(fig, path, "Claim 6: inference time relative to ReLU (1,024 inputs, median over seeds, 95% CI)")
+
+analysis = Analysis(_timings, inference_speed_rule, _draw, subject=("elu", "ELU"))
+
+
+# --- a new function in ELU's place ------------------------------------------------------------------
+def challenger(claim, name: str, evidence: Evidence, figures_dir: Path, dirs) -> ChallengerView:
+    """The claim's rule with `name` in ELU's place, from timings made in the same sessions as ReLU's
+    (a job times every function of its config tree: run claim 6's sweep with the new function's
+    --config-dir, or list it in timing.functions)."""
+    from actlab.claims.base import stability
+
+    table = _timings(evidence)
+    if table.empty or name not in set(table["function"]):
+        return ChallengerView(INCONCLUSIVE, f"the claim's rule with {name} in ELU's place",
+                              [f"no timing job timed {name} beside ReLU: run claim 6's sweep with its --config-dir"])
+    asked = analysis.about(name, name)
+    result = asked.rule(table)
+    figure = figures_dir / f"{name}_{claim.name}.png"
+    latency_ratios(table, figure, highlight=name)
+    result.stability = stability(asked, evidence, seed=claim.seed)
+    return ChallengerView(result.verdict, f"the claim's rule with {name} in ELU's place, timed in the same sessions as ReLU",
+                          result.numbers, figure, result.stability)

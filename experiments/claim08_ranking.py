@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -118,8 +118,7 @@ def klambauer(result: ClaimResult) -> Harness | None:
     if c is None or not c.n:
         return None
     pooled = from_comparison(c, f"SELU − ReLU test accuracy over {c.n} dense task × seed blocks ({', '.join(dense)})")
-    return Harness(pooled.text + " (no batch-norm runs in the claims' sweeps; `model.batch_norm=true` exists)",
-                   pooled.sign, pooled.significant)
+    return replace(pooled, text=pooled.text + " (no batch-norm runs in the claims' sweeps; `model.batch_norm=true` exists)")
 
 
 # Mishkin et al.'s CaffeNet-128 ImageNet top-1 accuracies without batch norm (the benchmark's

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 
 from actlab import figures
 from actlab.claims.base import TASK, Analysis, ClaimResult, Evidence, numeric, verdict_from_directions, with_collapse
+from actlab.reporting.literature import Harness, from_comparison
 from actlab.stats import holm_family, paired
 
 RIVALS = ("relu", "leaky_relu", "prelu")
+
+
+@dataclass(frozen=True)
+class SmallData:
+    finished: pd.DataFrame  # the claim's finished runs, with `gap_if_learned` and `test_accuracy`
 
 
 def _table(evidence: Evidence) -> pd.DataFrame:
@@ -51,7 +58,7 @@ def rule(finished: pd.DataFrame, subject: str = "rrelu", label: str = "RReLU") -
              "(actlab.pipeline.activations.RReLU; Xu et al. 2015)."]
     return ClaimResult(verdict_from_directions([c.direction for c in tests.values()]),
                        "generalization gap (train − validation accuracy at the selected epoch) and test accuracy on small data",
-                       numbers, notes, tests=tests)
+                       numbers, notes, details=SmallData(finished), tests=tests)
 
 
 def _draw(evidence: Evidence, finished: pd.DataFrame, out: Path) -> None:
@@ -60,3 +67,31 @@ def _draw(evidence: Evidence, finished: pd.DataFrame, out: Path) -> None:
 
 
 analysis = Analysis(_table, rule, _draw, subject=("rrelu", "RReLU"))
+
+
+# --- the literature rows this claim answers (claim.literature in its YAML) -----------------------
+# Xu et al. 2015 compare ReLU, Leaky ReLU, PReLU and RReLU on small datasets: this claim's sweep is
+# that comparison (small training sets), so their rows read its runs, a function against the mean of
+# the group the paper sets it against, paired by task and seed.
+def _against_group(result: ClaimResult, ahead: list[str], behind: list[str], label: str) -> Harness | None:
+    finished = result.details.finished
+    accuracy = finished.pivot_table(index=[TASK, "seed"], columns="activation", values="test_accuracy")
+    if not set(ahead + behind) <= set(accuracy.columns):
+        return None
+    h = from_comparison(paired(accuracy[ahead].mean(axis=1, skipna=False), accuracy[behind].mean(axis=1, skipna=False)),
+                        f"{label} test accuracy")
+    if h is None:
+        return None
+    gaps = finished.groupby("activation")["gap_if_learned"].median()
+    shown = [a for a in ("relu", "leaky_relu", "prelu", "rrelu") if a in gaps]
+    return replace(h, text=h.text + "; median train − validation gap " + ", ".join(f"{a} {gaps[a]:.3f}" for a in shown))
+
+
+def xu_randomized(result: ClaimResult) -> Harness | None:
+    """RReLU against the fixed (Leaky ReLU) and learned (PReLU) slopes on small data."""
+    return _against_group(result, ["rrelu"], ["leaky_relu", "prelu"], "RReLU − mean(Leaky ReLU, PReLU)")
+
+
+def xu_nonzero(result: ClaimResult) -> Harness | None:
+    """Non-zero negative slopes (Leaky ReLU, PReLU, RReLU) against ReLU's zero slope."""
+    return _against_group(result, ["leaky_relu", "prelu", "rrelu"], ["relu"], "mean(Leaky ReLU, PReLU, RReLU) − ReLU")

@@ -14,7 +14,9 @@ mapfile -t sweeps < <("$PYTHON" -m report --profile "$profile" --commands)
 for sweep in "${sweeps[@]}"; do
   read -ra words <<< "$sweep"
   echo "== ${words[4]#experiment=} ($profile)"
+  sweep_start=$SECONDS
   "$PYTHON" "${words[@]:1}" "$@"
+  echo "== ${words[4]#experiment=} took $((SECONDS - sweep_start)) s"  # where the profile's time goes (results/BENCHMARK.md)
 done
 uri_arg=()
 for arg in "$@"; do

@@ -200,6 +200,6 @@ def sweep_summary(runs, group: str, depth_profiles: dict, path: Path, title: str
     ax_std.set_ylabel("activation std after training")
     ax_std.set_title("each layer's output std against depth (median over runs)", fontsize=9)
     ax_std.grid(alpha=0.3)
-    if ax_std.lines:
+    if ax_std.get_legend_handles_labels()[0]:  # not the reference line alone (runs without depth profiles)
         ax_std.legend(fontsize=8)
     save(fig, path, title)

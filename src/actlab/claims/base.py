@@ -52,6 +52,8 @@ class Evidence:
     tuning: pd.DataFrame | None = None
     selected: pd.DataFrame | None = None
     tune: Any = None  # the claim's actlab.claims.tuning.Tune
+    # A CSV artifact of a run as a table (`artifact(run_id, "timings.csv")`: claim 6's rounds).
+    artifact: Callable[[str, str], pd.DataFrame] = lambda run_id, path: pd.DataFrame()
 
     def finished(self) -> pd.DataFrame:
         return finished_rows(self.table)

@@ -80,7 +80,7 @@ def pick(tuning: pd.DataFrame, tune: Tune) -> pd.DataFrame:
                          "at_edge": [bool(np.isclose(v, grid[0]) or np.isclose(v, grid[-1])) for v in best["_value"]]})
 
 
-def test_jobs(jobs: list[list[str]], selected: pd.DataFrame, tune: Tune) -> tuple[list[list[str]], list[str]]:
+def picked_jobs(jobs: list[list[str]], selected: pd.DataFrame, tune: Tune) -> tuple[list[list[str]], list[str]]:
     """The test grid's jobs, each with its group's picked value; and one line per group with no pick
     (its tuning runs all failed), whose jobs are left out."""
     picked = {tuple(str(row[c]) for c in tune.by): row[tune.column] for _, row in selected.iterrows()}

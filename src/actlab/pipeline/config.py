@@ -271,6 +271,11 @@ def validate(cfg: DictConfig) -> None:
     if suggested not in initializers:
         _fail(f"activation.suggested_initializer (in {where(cfg, 'activation')})", suggested, "one of " + ", ".join(initializers))
 
+    if _present(cfg, "timing"):
+        from actlab.pipeline import timing
+
+        timing.check(cfg, dirs)
+
     experiment = _value(cfg, "tracking.experiment")
     if not isinstance(experiment, str) or not experiment.strip():
         _fail("tracking.experiment", experiment, "a non-empty experiment name")
@@ -302,6 +307,14 @@ def fingerprint_payload(cfg: DictConfig) -> dict[str, Any]:
     payload = {k: v for k, v in container.items() if k not in NOT_FINGERPRINTED}
     payload["trainer"] = {k: v for k, v in payload["trainer"].items() if k not in NOT_FINGERPRINTED_TRAINER}
     payload["names"] = names(cfg)
+    if payload.get("timing") is not None:
+        # A timing run (actlab.pipeline.timing) times the functions it lists, not the run's own
+        # activation: that choice is left out, and `all` stands for the functions it means here.
+        from actlab.pipeline.timing import fingerprint_part
+
+        payload["timing"] = fingerprint_part(payload["timing"], config_dirs(cfg))
+        payload.pop("activation", None)
+        payload["names"].pop("activation", None)
     return payload
 
 

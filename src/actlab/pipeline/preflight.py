@@ -70,9 +70,10 @@ def check(cfg: DictConfig, *, store: bool = True) -> None:
 
 
 # Top-level settings something reads: the config groups, the run's seed, and a claim experiment's
-# profile, study, claim and tune. Any other top-level key came from a `+key=value` that nothing reads.
+# profile, study, claim and tune, and a timing run's `timing` (actlab.pipeline.timing). Any other
+# top-level key came from a `+key=value` that nothing reads.
 READ_TOP_LEVEL = ("dataset", "model", "activation", "initializer", "optimizer", "trainer", "tracking",
-                  "seed", "profile", "study", "claim", "tune", "hydra")
+                  "seed", "profile", "study", "claim", "tune", "hydra", "timing")
 # Groups whose keys are settings of this harness (not a component's parameters, which its
 # `_target_` takes or refuses): their options' files say every key they may have.
 SETTINGS_GROUPS = ("trainer", "tracking")

@@ -143,6 +143,7 @@ class LayerProbe:
             return tf.gather(tf.concat(columns, axis=0), z_restore)
 
         self._compute = compute
+        self._kernels = kernel_positions(model, self.layers, self._variables)  # for weight_moments (below)
 
     def snapshot(self) -> list[tf.Tensor]:
         """The model's current weights (and batch-norm statistics), as tensors training cannot change."""
@@ -150,7 +151,8 @@ class LayerProbe:
 
     def compute(self, snapshot: list[tf.Tensor]) -> np.ndarray:
         """Array (layers, statistics) for the weights in `snapshot`."""
-        return self._compute(self._x, self._y, snapshot).numpy()
+        table = self._compute(self._x, self._y, snapshot).numpy()
+        return np.concatenate([table, weight_moments([snapshot[i] for i in self._kernels]).astype(table.dtype)], axis=1)
 
     def __call__(self) -> np.ndarray:
         """Array (layers, statistics) for the model's current weights."""
@@ -162,3 +164,30 @@ class LayerProbe:
             for layer in range(1, len(self.layers) + 1)
             for s, stat in enumerate(STATISTICS)
         }
+
+
+# --- weight moments of each hidden layer's kernel: Klambauer et al.'s ω and τ -------------------
+# SELU's fixed point (0, 1) is proven for weights with ω = Σ_i w_i and τ = Σ_i w_i² (the sums over
+# a unit's n = fan-in inputs) in a domain around (0, 1). Per layer the probe logs the average unit's:
+# - w_omega: ω = n · mean(w) (LeCun-normal: 0, with a sampling std of 1/√units, 0.1 for 100 units);
+# - w_tau: τ = n · mean(w²) = n · Var(w) + ω²/n (LeCun-normal: 1, He-normal: 2).
+# Read from the kernels in numpy beside the compiled statistics above, so neither changes the other.
+WEIGHT_STATISTICS = ("w_omega", "w_tau")
+STATISTICS = (*STATISTICS, *WEIGHT_STATISTICS)  # what a probe's table holds, in its column order
+
+
+def weight_moments(kernels) -> np.ndarray:
+    """Array (layers, 2): ω and τ of each kernel (Dense (n, units) or Conv2D (h, w, channels, filters),
+    fan-in n = the product of every axis but the last)."""
+    rows = []
+    for kernel in kernels:
+        w = np.asarray(kernel, dtype=np.float64)
+        n = int(np.prod(w.shape[:-1]))
+        rows.append((n * w.mean(), n * np.mean(w * w)))
+    return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(WEIGHT_STATISTICS))
+
+
+def kernel_positions(model: keras.Model, layers: list[tuple[str, str]], variables: list) -> list[int]:
+    """Where each probed layer's kernel (`hidden_NN`, feeding `act_NN`) sits in `variables`."""
+    position = {id(v): i for i, v in enumerate(variables)}
+    return [position[id(model.get_layer(kernel).kernel)] for kernel, _ in layers]

@@ -50,8 +50,19 @@ def is_secret_key(key: Any) -> bool:
     return bool(_SECRET_KEY.search(last))
 
 
+def _environment() -> list[tuple[str, str]]:
+    """os.environ's items, read again if another thread (MLflow's telemetry) sets or unsets a variable
+    meanwhile: iterating os.environ then raises KeyError or RuntimeError."""
+    for _ in range(100):
+        try:
+            return list(os.environ.items())
+        except (KeyError, RuntimeError):
+            continue
+    return list(os.environ.items())
+
+
 def _env_secrets() -> list[str]:
-    return [value for name, value in os.environ.items() if is_secret_key(name) and len(value) >= MIN_LENGTH]
+    return [value for name, value in _environment() if is_secret_key(name) and len(value) >= MIN_LENGTH]
 
 
 def remember(value: Any) -> None:

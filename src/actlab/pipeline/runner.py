@@ -23,6 +23,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from actlab.pipeline import config as config_stage
+from actlab.pipeline import timing as timing_stage
 from actlab.pipeline.config import ConfigError
 from actlab.pipeline.version import COMMIT_TAG, RESULTS_VERSION, software
 from actlab.pipeline.version import TAG as RESULTS_TAG
@@ -245,6 +246,8 @@ def _run(cfg: DictConfig, context: RunContext, claims: contextlib.ExitStack) -> 
 
     freeze_imported_objects()
     seed_job(cfg.seed)
+    if timing_stage.enabled(cfg):  # claim 6: every activation timed in rounds, nothing trained
+        return _timing_run(cfg, context, store, fingerprint, threads)
     container, initializer_name, initializer, splits, model, optimizer = build(cfg, cfg.seed)
     names = config_stage.names(cfg) | {"initializer": initializer_name}
     trainer = dict(container["trainer"])
@@ -303,6 +306,123 @@ def _run(cfg: DictConfig, context: RunContext, claims: contextlib.ExitStack) -> 
     from actlab.pipeline import finish
 
     return finish.later(end, when_failed)
+
+
+def _timing_parts(cfg: DictConfig, names_: list[str]):
+    """For a timing run: the validation inputs, and builders of each timed function's model and layer."""
+    from actlab.pipeline import model as model_stage
+    from actlab.pipeline.activations import activation_layers
+    from actlab.pipeline.data import DatasetUnavailable, load_splits
+
+    config_stage.check_targets(cfg)
+    container = config_stage.resolved(cfg)
+    dirs = config_stage.config_dirs(cfg)
+    with _component(cfg, "dataset"):
+        try:
+            splits = load_splits(container["dataset"], as_images=bool(container["model"].get("images")))
+        except DatasetUnavailable as error:
+            raise DatasetUnavailable(f"{error} or use an offline dataset: {_offline_datasets(cfg)}") from None
+    chosen_initializer = container["initializer"] if container["initializer"].get("_target_") else None
+    layers: dict[str, tuple[dict[str, Any], Any]] = {}
+    for name in names_:
+        path = config_stage.option_file("activation", name, dirs)
+        where = f"activation={name} ({path})"
+        spec = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+        try:
+            config_stage.locate(spec.get("_target_"))
+        except Exception as error:
+            raise ConfigError(f"{where}: _target_ {spec.get('_target_')} cannot be imported: "
+                              f"{config_stage._missing_target(str(spec.get('_target_')), error)}") from None
+        layers[name] = (spec, activation_layers(spec, where))
+
+    def initializer_of(spec: dict[str, Any]) -> dict[str, Any]:
+        if chosen_initializer is not None:
+            return chosen_initializer
+        path = config_stage.option_file("initializer", spec.get("suggested_initializer", "glorot_uniform"), dirs)
+        return OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+
+    def build_model(name: str):
+        spec, make = layers[name]
+        with _component(cfg, "model"):
+            parts = model_stage.parts(make, initializer_of(spec), bool(spec.get("alpha_dropout")), cfg.seed)
+            return model_stage.build(container["model"], parts, splits.input_shape, splits.n_classes)
+
+    return splits, build_model, lambda name: layers[name][1]("act_alone")
+
+
+def _timing_run(cfg: DictConfig, context: RunContext, store, fingerprint: str, threads: int) -> dict[str, Any]:
+    """A run of actlab.pipeline.timing: every listed function's model and activation alone, timed in
+    interleaved rounds in this one process; per-round times as an artifact, medians as metrics."""
+    import gc
+
+    import numpy as np
+    import pandas as pd
+    import tensorflow as tf
+
+    spec = config_stage.resolved(cfg)["timing"]
+    timed = timing_stage.functions(spec["functions"], config_stage.config_dirs(cfg))
+    splits, build_model, make_activation = _timing_parts(cfg, timed)
+    x = splits.x_val
+    inputs = tf.constant(np.resize(x, (spec["batch"], *x.shape[1:])))
+    tensor = tf.constant(np.random.default_rng(cfg.seed).standard_normal((spec["batch"], spec["width"])).astype("float32"))
+    names_ = config_stage.names(cfg) | {"activation": "(timing)"}
+    title = f"timing · {names_['model']} · {len(timed)} functions · {names_['dataset']} · seed {cfg.seed}"
+
+    seconds = {}
+
+    def measure() -> list[dict[str, Any]]:
+        started = time.perf_counter()
+        prepared = timing_stage.prepare(timed, build_model, make_activation, inputs, tensor, spec["warmup"])
+        seconds["cost/timing_prepare_s"] = time.perf_counter() - started
+        gc.collect()
+        gc.disable()  # a collection inside a timed call would land on whichever function it hit
+        started = time.perf_counter()
+        try:
+            return timing_stage.rounds(prepared, spec["rounds"], spec["calls"], cfg.seed, between=_INTERRUPTS.raise_pending)
+        finally:
+            gc.enable()
+            seconds["cost/timing_rounds_s"] = time.perf_counter() - started
+
+    if not cfg.tracking.enabled:
+        rows = measure()
+        medians = timing_stage.medians(rows)
+        print(f"finished (tracking disabled) · {len(timed)} functions × {spec['rounds']} rounds")
+        return {"status": "finished", "run_id": None, "rows": rows, **medians}
+
+    if store is None:
+        from actlab.pipeline.track import Store
+
+        store = Store.shared(cfg.tracking.uri, cfg.tracking.experiment, _retry_s(cfg))
+    from actlab.pipeline.track import git_commit
+
+    tags = {**names_, "config_fingerprint": fingerprint, "seed": str(cfg.seed), "timing.functions": ", ".join(timed),
+            RESULTS_TAG: str(RESULTS_VERSION), COMMIT_TAG: git_commit()}
+    with store.start_run(title, tags, context.parent_run_id) as tracked:
+        # The run's own activation is not what it timed (`timing.timed` is): its keys are left out.
+        params = {k: v for k, v in config_stage.flatten(cfg).items() if not k.startswith("activation.")}
+        params |= {"timing.timed": json.dumps(timed), "threads": threads, "git_commit": git_commit()}
+        params |= {f"version.{name}": v for name, v in software().items()} | {f"data.{k}": v for k, v in splits.sizes().items()}
+        tracked.log_params(params)  # written before the rounds: no helper thread runs while they are timed
+        rows = measure()
+        elapsed = sum(seconds.values())
+        medians = timing_stage.medians(rows)
+        tracked.log_steps([(key, value, 0) for key, value in (medians | seconds).items()])
+        table = pd.DataFrame(rows)
+        ratio = {level: medians.get(f"{prefix}elu", np.nan) / medians[f"{prefix}relu"] for level, prefix in timing_stage.METRIC_PREFIX.items()}
+        tracked.set_tags({"mlflow.note.content": f"{title}: {spec['rounds']} interleaved rounds in {elapsed:.0f} s; median time "
+                          f"ELU / ReLU {ratio['model']:.3g} (model), {ratio['alone']:.3g} (activation alone)"})
+        with tempfile.TemporaryDirectory() as tmp:
+            table.to_csv(Path(tmp) / timing_stage.ARTIFACT, index=False)
+            from actlab.pipeline import redact
+
+            (Path(tmp) / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(redact.tree(config_stage.resolved(cfg)))))
+            tracked.log_artifacts(Path(tmp))
+    if not context.in_sweep:
+        from actlab.pipeline.track import ui_command
+
+        print(f"run {tracked.run_id} · {tracked.status.lower()} · {len(timed)} functions × {spec['rounds']} rounds · "
+              f"{ui_command(store.uri)} · then open {store.ui_url()}")
+    return {"status": "finished", "run_id": tracked.run_id, "fingerprint": fingerprint, "timing_s": elapsed}
 
 
 def _end_run(store, tracked, result, names: dict[str, str], seed: int, trainer: dict[str, Any], title: str,

@@ -25,14 +25,14 @@ from omegaconf import OmegaConf
 from actlab.claims import design
 from actlab.claims.base import RESAMPLES, STABLE_SHARE, Claim, ClaimResult, Evidence, judge
 from actlab.claims.registry import discover
-from actlab.claims.tuning import Tune, describe, pick, test_jobs
+from actlab.claims.tuning import Tune, describe, pick, picked_jobs
 from actlab.pipeline import metric_keys
 from actlab.pipeline.config import CONF_DIR, coerce_floats, column_name, fingerprint
 from actlab.pipeline.sweep import expand
 from actlab.pipeline.track import Store
 from actlab.pipeline.version import describe as describe_versions
 from actlab.pipeline.version import newer_versions, split_by_version
-from actlab.reporting import literature
+from actlab.reporting import detectability, literature
 from actlab.reporting.markdown import VERDICT_MARK, machine, software_versions, stability_text, write_atomic
 from actlab.stats import ALPHA
 
@@ -59,7 +59,7 @@ def _composer(composer: Callable[[list[str]], Any] | None):
 
 
 def expected_jobs(experiment: str, profile: str, dirs: list[Path] | None = None, extra: list[str] = (),
-                  composer: Callable[[list[str]], Any] | None = None, stage: str = "test",
+                  composer: Callable[[list[str]], Any] | None = None, stage: str = "tune",
                   selected: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per job of the experiment's sweep: its override values (in plain column names:
     `+experiment/task` -> `task`) and its config fingerprint; `.attrs["overrides"]` keeps each
@@ -71,10 +71,10 @@ def expected_jobs(experiment: str, profile: str, dirs: list[Path] | None = None,
     composition of their group choices, with the values then set as Hydra sets command-line
     values: after composition, parsed by its override grammar.
 
-    A claim that tunes (`tune:`, actlab.claims.tuning) has two stages: `stage="tune"` gives its
-    tuning grid, `stage="test"` its own grid with each group's value from `selected`, and
-    `stage="plan"` that grid before any pick (what its deciding tests' blocks are counted on)
-    (`.attrs["tune"]` says whether the claim tunes)."""
+    A claim that tunes (`tune:`, actlab.claims.tuning) has stages: `stage="tune"` (the default:
+    the jobs a sweep runs first, all of them for a claim that does not tune) gives its tuning grid;
+    `stage="test"` its own grid with each group's value from `selected`; `stage="plan"` that grid
+    before any pick, without fingerprints (what its deciding tests' blocks are counted on). `.attrs["tune"]` is the Tune."""
     dirs = list(dirs or [CONF_DIR])
     base = [*(_searchpath(dirs) if composer is None else []), f"experiment={experiment}", f"profile={profile}"]
     parser = OverridesParser.create()
@@ -86,10 +86,13 @@ def expected_jobs(experiment: str, profile: str, dirs: list[Path] | None = None,
             params = tune.tuning_params(params)
         jobs = expand([*(f"{k}={v}" for k, v in params.items()), *extra], dirs)
         if tune is not None and stage == "test":  # ("plan": the sweep's own grid, before any pick)
-            jobs, _ = test_jobs(jobs, selected if selected is not None else pick(pd.DataFrame(), tune), tune)
+            jobs, _ = picked_jobs(jobs, selected if selected is not None else pick(pd.DataFrame(), tune), tune)
         by_groups: dict[tuple[str, ...], Any] = {}
         rows = []
         for job in jobs:
+            if stage == "plan":  # the grid's values only: no job is composed
+                rows.append({column_name(k): v for k, v in (o.split("=", 1) for o in job)})
+                continue
             groups = tuple(o for o in job if _is_group_override(o, dirs))
             if groups not in by_groups:
                 by_groups[groups] = compose_job([*base, *groups])
@@ -189,6 +192,12 @@ class ReportData:
         return pd.read_csv(path)
 
     @functools.lru_cache(maxsize=None)  # noqa: B019 - one ReportData per report: the cache lives as long as it should
+    def artifact(self, run_id: str, name: str) -> pd.DataFrame:
+        """A run's CSV artifact `name` as a table (claim 6's per-round timings)."""
+        path = self.store.client.download_artifacts(run_id, name, str(self._tmp / run_id))
+        return pd.read_csv(path)
+
+    @functools.lru_cache(maxsize=None)  # noqa: B019 - one ReportData per report: the cache lives as long as it should
     def history(self, run_id: str, curve: str) -> list[float]:
         """A learning curve (`val_accuracy`, ...), epoch by epoch."""
         key = metric_keys.curve(curve)
@@ -202,7 +211,9 @@ class ReportData:
             jobs = expected_jobs(claim.name, profile, dirs, extra, stage="test", selected=selected)
         table = _evidence_table(jobs, self.runs)
         table["chance"] = chance_column(table)
-        return Evidence(table, self.layers, self.history, tuning=tuning, selected=selected, tune=tune)
+        # The sweep's axes (task, activation, seed, ...): what the per-task detectability compares.
+        table.attrs["axes"] = [c for c in jobs.columns if c != "fingerprint"]
+        return Evidence(table, self.layers, self.history, self.artifact, tuning=tuning, selected=selected, tune=tune)
 
 
 def _config_dir_args(dirs: list[Path]) -> str:
@@ -284,7 +295,10 @@ def render(profile: str, results: list[tuple[Claim, Evidence, ClaimResult]], out
         "Protocol: seeds as listed per experiment; intervals are 95% percentile-bootstrap intervals of the median; "
         "comparisons are one-sided Wilcoxon signed-rank tests at 5% in the article's direction and in the opposite one, "
         "paired by task and seed; learning rates are chosen per activation and task on validation accuracy only; "
-        "the test split is evaluated once per run, with the weights of the best validation epoch.",
+        "the test split is evaluated once per run, with the weights of the best validation epoch. Small tables (wine, breast "
+        "cancer) are split anew for each seed (stratified, 30% test; their task YAMLs set `dataset.split_seed: ${seed}`), "
+        "so a block is split × seed and the seeds' spread includes the split's; each claim with tasks lists what each task "
+        "can detect.",
         "",
         "Three safeguards: all one-sided tests of a claim are one family, Holm-adjusted (the p-values shown "
         "are adjusted, with the raw ones beside them, and each comes with an effect size: r_rb, the matched-pairs "
@@ -324,6 +338,7 @@ def render(profile: str, results: list[tuple[Claim, Evidence, ClaimResult]], out
             "",
             *deciding_lines(claim, evidence, result),
             *[f"- {n}" for n in result.numbers],
+            *detectability.render(detectability.resolutions(table, table.attrs.get("axes"))),
         ]
         if result.notes:
             lines += ["", *[f"> {n}  " for n in result.notes]]

@@ -61,10 +61,25 @@ class ChallengerSweeper(Sweeper):
 
         jobs = challenger_jobs(name, str(self.config.profile), dirs, composer)
         passed = [a for a in arguments if not a.startswith(("experiment=", "profile=", "activation="))]
+        print(f"challenger: {name} · {len(jobs)} jobs ({sum(j.alone for j in jobs)} timed one at a time) "
+              f"from {len({job.experiment for job in jobs})} claims")
+        returns = self._launch(jobs, passed, 0)
+        # Claims that tune (actlab.claims.tuning): their test stage, at the values the tuning runs picked.
+        from actlab.pipeline.track import Store
+        from actlab.reporting.claims_report import load_runs
+
+        real = self.config
+        store = Store(real.tracking.uri, real.tracking.experiment)
+        tested = challenger_jobs(name, str(self.config.profile), dirs, composer, runs=load_runs(store))
+        if tested:
+            print(f"challenger: {name} · {len(tested)} test jobs at the learning rates its tuning runs picked")
+        return returns + self._launch(tested, passed, len(returns))
+
+    def _launch(self, jobs, passed: List[str], index: int) -> list:
+        """The jobs in one parallel batch, then the timed ones one at a time."""
         parallel = [[*job.overrides, *passed] for job in jobs if not job.alone]
         alone = [[*job.overrides, *passed] for job in jobs if job.alone]
-        print(f"challenger: {name} · {len(jobs)} jobs ({len(alone)} timed one at a time) from {len({job.experiment for job in jobs})} claims")
-        returns, index = [], 0
+        returns = []
         for batch in [parallel, *[[job] for job in alone]]:
             if batch:
                 returns += list(self.launcher.launch(batch, initial_job_idx=index))

@@ -92,7 +92,7 @@ class BasicSweeper(HydraBasicSweeper):
         """The sweep's own jobs, each at its group's value picked from the store's tuning runs."""
         from hydra.types import RunMode
 
-        from actlab.claims.tuning import describe, test_jobs
+        from actlab.claims.tuning import describe, picked_jobs
         from actlab.pipeline.config import config_dirs
         from actlab.pipeline.track import Store
         from actlab.reporting.claims_report import expected_jobs, load_runs, picked
@@ -109,4 +109,4 @@ class BasicSweeper(HydraBasicSweeper):
         store = Store(cfg.tracking.uri, cfg.tracking.experiment)
         _, selected = picked(tuning_jobs, load_runs(store))
         print("picked on the tuning seeds (median best validation accuracy):\n  " + "\n  ".join(describe(selected, tune)), flush=True)
-        return test_jobs(self._grid(own, arguments), selected, tune)
+        return picked_jobs(self._grid(own, arguments), selected, tune)

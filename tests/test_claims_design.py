@@ -1,0 +1,101 @@
+"""Power by design and tune-then-test: each claim's deciding tests can reach p ≤ 0.01 in the full
+profile (counted from its jobs, before any run), and a tuning grid picks on its own seeds only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from actlab.claims import design
+from actlab.claims.base import DecidingTest
+from actlab.claims.registry import ClaimError, deciding_tests, discover
+from actlab.claims.tuning import Tune, TuneError, pick, picked_jobs
+from actlab.reporting.claims_report import expected_jobs
+from actlab.stats import equivalence, smallest_p
+
+CLAIMS = discover()
+
+
+@pytest.mark.parametrize("name", list(CLAIMS))
+def test_every_full_profile_deciding_test_can_reach_one_percent(name):
+    claim = CLAIMS[name]
+    raw = claim.path.read_text()
+    assert "  tests:" in raw, f"{claim.path.name} declares no deciding tests (claim.tests; `tests: {{}}` for a claim without any)"
+    jobs = expected_jobs(claim.name, "full", stage="plan")
+    weak = [str(p) for p in design.power(claim.tests, jobs) if not p.reaches]
+    assert not weak, f"{claim.label}'s design cannot decide at {design.POWER_LEVEL}: " + "; ".join(weak)
+
+
+def test_smallest_p_is_what_the_most_extreme_data_give():
+    assert smallest_p("signed_rank", 5) == pytest.approx(1 / 32)  # five agreeing seeds of five
+    assert smallest_p("sign_flip", 10) == pytest.approx(1 / 1024)
+    assert smallest_p("t", 3) == 0.0 and smallest_p("tost", 3) == 0.0  # continuous: no floor
+    assert 0 < smallest_p("friedman", 5, 4) < 0.01
+    with pytest.raises(ValueError, match="one of"):
+        smallest_p("anova", 5)
+
+
+def test_holm_floor_is_family_times_raw_floor():
+    tests = (DecidingTest("a", "signed_rank"), DecidingTest("b", "signed_rank"), DecidingTest("c", "signed_rank"))
+    jobs = pd.DataFrame({"seed": list(range(5)) * 2, "activation": ["x"] * 5 + ["y"] * 5})
+    powers = design.power(tests, jobs)
+    assert [p.n for p in powers] == [5, 5, 5] and powers[0].family == 6
+    assert powers[0].floor == pytest.approx(6 / 32) and not powers[0].reaches  # claim 4's old design: 0.1875
+    assert design.power(tests, pd.concat([jobs.assign(seed=jobs.seed + 10 * k) for k in range(2)]))[0].floor == pytest.approx(6 / 1024)
+
+
+def test_registry_refuses_an_unknown_test_or_a_friedman_without_treatments(tmp_path):
+    with pytest.raises(ClaimError, match="one of signed_rank"):
+        deciding_tests(tmp_path / "c.yaml", {"x": {"test": "anova"}})
+    with pytest.raises(ClaimError, match="needs `over`"):
+        deciding_tests(tmp_path / "c.yaml", {"x": {"test": "friedman"}})
+    with pytest.raises(ClaimError, match="not allowed"):
+        deciding_tests(tmp_path / "c.yaml", {"x": {"test": "t", "block": ["seed"]}})
+
+
+def test_equivalence_needs_the_interval_inside_the_margin():
+    rng = np.random.default_rng(0)
+    a = rng.normal(1.0, 0.01, 30)
+    same = equivalence(a, a * rng.normal(1.0, 0.01, 30), margin=0.05, ratio=True)
+    assert same.equivalent and 1 / 1.05 < same.low <= same.high < 1.05
+    slower = equivalence(a * 1.2, a, margin=0.05, ratio=True)
+    assert not slower.equivalent and slower.low > 1.05
+    noisy = equivalence([0.90, 0.95, 0.85], [0.91, 0.88, 0.93], margin=0.005)  # 3 noisy pairs: not shown equivalent
+    assert not noisy.equivalent and "not shown equivalent" in str(noisy)
+
+
+TUNE = Tune("optimizer.learning_rate", ("0.0003", "0.001", "0.003", "0.01"), "100,101", ("task", "activation"))
+
+
+def test_pick_reads_validation_only_and_flags_the_grids_edge():
+    rows = [{"task": "t", "activation": a, "optimizer.learning_rate": lr, "seed": s, "status": "FINISHED",
+             "best_val_accuracy": score, "test_accuracy": 1.0 - score}  # test accuracy would pick the opposite
+            for a, best in (("relu", "0.001"), ("elu", "0.01")) for lr in TUNE.values for s in (100, 101)
+            for score in [0.9 if lr == best else 0.5]]
+    selected = pick(pd.DataFrame(rows), TUNE).set_index("activation")
+    assert selected.loc["relu", "optimizer.learning_rate"] == "0.001" and not selected.loc["relu", "at_edge"]
+    assert selected.loc["elu", "optimizer.learning_rate"] == "0.01" and selected.loc["elu", "at_edge"]
+    jobs, missing = picked_jobs([["+experiment/task=t", "activation=relu", "seed=0"], ["+experiment/task=t", "activation=tanh", "seed=0"]],
+                              selected.reset_index(), TUNE)
+    assert jobs == [["+experiment/task=t", "activation=relu", "seed=0", "optimizer.learning_rate=0.001"]]
+    assert missing == ["no finished tuning run for task t · activation tanh: its test jobs are not run"]
+
+
+def test_tune_refuses_a_sweep_that_also_sweeps_its_parameter():
+    with pytest.raises(TuneError, match="remove it from hydra.sweeper.params"):
+        TUNE.tuning_params({"optimizer.learning_rate": "0.1,0.01", "seed": "0,1"})
+    assert TUNE.tuning_params({"activation": "relu,elu", "seed": "0,1"})["seed"] == "100,101"
+
+
+def test_tuned_claims_never_test_on_a_tuning_seed():
+    for claim in CLAIMS.values():
+        plan = expected_jobs(claim.name, "full", stage="plan")
+        tune = plan.attrs["tune"]
+        if tune is None:
+            continue
+        tuning = tune.tuning_params({"seed": "x"})["seed"].split(",")
+        assert not set(tuning) & set(plan["seed"].astype(str)), f"{claim.label} tests on a seed it tunes on"
+        assert len(tune.values) >= 4, f"{claim.label} tunes over fewer than 4 values"
+        rates = sorted(float(v) for v in tune.values)
+        assert all(b / a > 1.5 for a, b in zip(rates, rates[1:])), f"{claim.label}'s rates are not log-spaced"
