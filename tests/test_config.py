@@ -49,6 +49,8 @@ BAD = [
     (["seed=-3"], "seed=-3"),
     (["model.dropout=1.0"], "model.dropout=1.0"),
     (["trainer.target_fraction=0"], "trainer.target_fraction=0"),
+    (["trainer.dead_slope=0"], "trainer.dead_slope=0"),
+    (["trainer.dead_slope=1"], "trainer.dead_slope=1"),
     (["dataset=synthetic", "dataset.n_informative=30"], "dataset.n_informative=30"),
 ]
 

@@ -22,7 +22,7 @@ KEYS = [
     "model.dropout", "model.batch_norm", "model.filters", "model.kernel_size", "model.normalization", "activation._target_",
     "activation.negative_slope", "activation.alpha", "optimizer.learning_rate", "optimizer.momentum",
     "activation.alpha_init", "trainer.epochs", "trainer.batch_size", "trainer.patience", "trainer.target_fraction",
-    "trainer.verbose", "trainer.threads", "trainer.early_stopping", "trainer.probe_batch",
+    "trainer.verbose", "trainer.threads", "trainer.early_stopping", "trainer.probe_batch", "trainer.dead_slope",
     "trainer.steps_per_execution", "trainer.latency_repeats", "tracking.enabled", "tracking.experiment",
     "tracking.rerun", "tracking.retry_s", "activation.shared_axes",
 ]

@@ -22,9 +22,9 @@ def _parts(activation: str, **params):
     return model_stage.parts(layers, {"_target_": "keras.initializers.GlorotUniform"}, False, seed=0)
 
 
-def _model(activation: str):
-    model = model_stage.mlp((2,), 2, _parts(activation), depth=1, width=3)
-    model.get_layer("hidden_01").set_weights([W1, B1])
+def _model(activation: str, bias: np.ndarray = B1, **params):
+    model = model_stage.mlp((2,), 2, _parts(activation, **params), depth=1, width=3)
+    model.get_layer("hidden_01").set_weights([W1, bias])
     model.get_layer("output").set_weights([W2, np.zeros(2, np.float32)])
     return model
 
@@ -58,8 +58,45 @@ def test_leaky_relu_is_never_flat_nor_dead_in_the_slope_sense():
     stats = dict(zip(STATISTICS, table[0]))
     assert stats["act_mean"] == pytest.approx(a.mean(), rel=1e-5)
     assert stats["saturated_frac"] == 0.0  # slope 0.3 > 0.1 x its largest slope (1)
-    assert stats["dead_frac"] == pytest.approx(1 / 3)  # unit 0 still outputs a constant (-0.3)
+    # Unit 0 outputs a constant (-0.3) but passes 30% of its gradient back: alive by the slope rule.
+    assert stats["dead_frac"] == 0.0
     assert stats["grad_norm"] == pytest.approx(_expected_grad_norm(a, np.where(z > 0, 1.0, 0.3)), rel=1e-4)
+
+
+def _dead(activation: str, bias: np.ndarray = B1, dead_slope: float = 0.01, **params) -> float:
+    table = LayerProbe(_model(activation, bias, **params), X, Y, dead_slope=dead_slope)()
+    return float(table[0, STATISTICS.index("dead_frac")])
+
+
+def test_a_unit_is_dead_when_its_slope_stays_below_the_fraction_of_its_largest_on_every_example():
+    """One yardstick for every function: unit 0's pre-activation is the bias alone, on every example."""
+    assert _dead("relu") == pytest.approx(1 / 3)  # z = -1 everywhere: slope 0
+    # Leaky ReLU of slope 0.01 has exactly 1% of its largest slope: "below 1%" is false, below 2% true.
+    assert _dead("leaky_relu", negative_slope=0.01) == 0.0
+    assert _dead("leaky_relu", negative_slope=0.01, dead_slope=0.02) == pytest.approx(1 / 3)
+    assert _dead("leaky_relu", negative_slope=0.009) == pytest.approx(1 / 3)
+    # ELU: slope e^z. At z = -1 it is 0.37 (alive); far on the saturated side, z = -10, 4.5e-5 (dead).
+    assert _dead("elu") == 0.0
+    assert _dead("elu", np.array([-10, 0, 0], np.float32)) == pytest.approx(1 / 3)
+    # SELU's largest slope is scale·α ≈ 1.76 (just left of 0): e^z < 1% of it below z ≈ -4.6.
+    assert _dead("selu", np.array([-4, 0, 0], np.float32)) == 0.0
+    assert _dead("selu", np.array([-6, 0, 0], np.float32)) == pytest.approx(1 / 3)
+    # Sigmoid: σ'(z) < 1% of σ'(0) = 0.25 for |z| > ~6.
+    assert _dead("sigmoid", np.array([8, 0, 0], np.float32)) == pytest.approx(1 / 3)
+    # A unit in tanh's linear range (z ∈ [-3, 3]) is alive, whatever its weights.
+    assert _dead("tanh") == 0.0
+
+
+def test_prelu_units_are_judged_by_their_own_learned_slope():
+    """Each PReLU unit is its own function: unit 0 (z < 0 on every example) is dead when its learned
+    alpha is below 1% of its own largest slope (1), not of the layer's steepest unit (alpha 3)."""
+    def dead(alphas: list[float]) -> float:
+        model = _model("prelu")
+        model.get_layer("act_01").set_weights([np.array(alphas, np.float32).reshape(model.get_layer("act_01").weights[0].shape)])
+        return float(LayerProbe(model, X, Y)()[0, STATISTICS.index("dead_frac")])
+
+    assert dead([0.005, 3.0, 0.5]) == pytest.approx(1 / 3)
+    assert dead([0.02, 3.0, 0.5]) == 0.0  # a layer-wide largest slope (3) would call it dead
 
 
 def test_sigmoid_saturation_counts_the_flat_tails():
@@ -105,8 +142,9 @@ def test_layers_of_different_shapes_come_back_in_layer_order():
         alpha = np.broadcast_to(model.get_layer(name.format("act")).weights[0].numpy(), z.shape[1:])
         slope = np.where(z > 0, 1.0, alpha)
         flat = np.abs(slope) < 0.1 * max(1.0, np.abs(alpha).max())
-        unit_std = a.reshape(-1, z.shape[-1]).std(axis=0)
-        expected = [a.mean(), a.std(), np.mean(unit_std < 1e-4), flat.mean(), np.linalg.norm(grads[i])]
+        unit_max = np.maximum(1.0, np.abs(alpha.reshape(-1, z.shape[-1])).max(axis=0))
+        dead = np.all(np.abs(slope).reshape(-1, z.shape[-1]) < 0.01 * unit_max, axis=0)
+        expected = [a.mean(), a.std(), dead.mean(), flat.mean(), np.linalg.norm(grads[i])]
         assert table[i, :len(expected)] == pytest.approx(expected, rel=1e-4, abs=1e-6), f"layer {i + 1}"
 
 

@@ -21,7 +21,9 @@ from actlab.pipeline.config import CONF_DIR
 from actlab.stats import SIDES
 
 # The keys a `claim:` node may hold (a typo is an error, not a silently ignored key).
-CLAIM_KEYS = {"number", "title", "article", "workers", "within", "challenger", "literature", "tests"}
+# `tests`: the deciding tests (declared, see docs/claims.md); `rule`: the thresholds a claim's
+# rule reads, stated beside them (its module loads them from this YAML).
+CLAIM_KEYS = {"number", "title", "article", "workers", "within", "challenger", "literature", "tests", "rule"}
 CHALLENGE_KEYS = {"joins", "in_place_of", "column", "as", "skip"}
 TEST_KEYS = {"test", "blocks", "over", "margin"}  # margin: a TOST's equivalence margin, which the claim states
 

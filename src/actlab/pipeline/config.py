@@ -201,6 +201,7 @@ _FLOAT_RANGES = {
     "optimizer.learning_rate": (0.0, math.inf, True, True),
     "optimizer.momentum": (0.0, 1.0, False, True),
     "trainer.target_fraction": (0.0, 1.0, True, False),
+    "trainer.dead_slope": (0.0, 1.0, True, True),
 }
 _INT_MINIMA = {
     "seed": 0, "dataset.split_seed": 0, "dataset.n_samples": 2, "dataset.n_features": 2, "dataset.n_informative": 2,

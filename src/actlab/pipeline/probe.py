@@ -2,8 +2,9 @@
 
 For each hidden layer i (see model.py), one compiled function computes at once:
 - act_mean, act_std: mean and standard deviation of the activation's outputs over batch and units;
-- dead_frac: share of units (channels for conv layers) whose output does not vary across the batch
-  (std below DEAD_STD): dead ReLUs, fully saturated sigmoids;
+- dead_frac: share of units (channels for conv layers) whose slope |f'(z)| stays below a fraction
+  (`dead_slope`, trainer.dead_slope, 1% by default) of that unit's largest |f'| on every probe
+  example: one yardstick for every function (see `dead_units`);
 - saturated_frac: share of outputs where the activation is flat, i.e. its slope f'(z) is below
   SATURATION_SLOPE times the function's largest slope (sigmoid |z| > ~3.6, tanh |z| > ~1.8, the
   negative side of ReLU, ELU and SELU below z ~ -2.3);
@@ -20,10 +21,12 @@ from actlab.pipeline.metric_keys import layer_series
 from actlab.pipeline.model import activation_layer_names
 
 STATISTICS = ("act_mean", "act_std", "dead_frac", "saturated_frac", "grad_norm")
-DEAD_STD = 1e-4
+DEAD_SLOPE = 0.01  # trainer.dead_slope's default: a unit is dead below 1% of its function's largest slope
 SATURATION_SLOPE = 0.1
-# Pre-activation values on which each activation's largest slope is found (per unit, for PReLU).
-_SLOPE_GRID = np.linspace(-8.0, 8.0, 321, dtype=np.float32)
+# Pre-activation values on which each activation's largest slope is found (per unit, for PReLU):
+# fine steps over [-8, 8], where the functions bend, and a log-spaced tail out to ±64.
+_TAIL = np.geomspace(8.0, 64.0, 13)[1:]
+_SLOPE_GRID = np.concatenate([-_TAIL[::-1], np.linspace(-8.0, 8.0, 321), _TAIL]).astype(np.float32)
 
 
 def _slope_grid(z_shape) -> tf.Tensor:
@@ -34,20 +37,36 @@ def _slope_grid(z_shape) -> tf.Tensor:
 
 
 def _max_slope(layer: keras.layers.Layer, z_shape) -> tf.Tensor:
-    """The largest |f'(z)| of an activation layer on the grid, by autodiff through the layer."""
+    """The largest |f'(z)| of an activation layer on the grid, per unit (channel), shape (channels,),
+    by autodiff through the layer: a PReLU unit's own slope, the same value for a fixed function."""
     grid = _slope_grid(z_shape)
     with tf.GradientTape() as tape:
         tape.watch(grid)
         total = tf.reduce_sum(layer.call(grid))
-    return tf.reduce_max(tf.abs(tape.gradient(total, grid)))
+    slopes = tf.abs(tape.gradient(total, grid))
+    return tf.reduce_max(tf.reshape(slopes, (-1, z_shape[-1])), axis=0)
 
 
-def _fixed_functions(activations: list[keras.layers.Layer], z_shapes: list) -> dict[int, tuple[str, float]]:
+def dead_units(slopes: tf.Tensor, unit_max: tf.Tensor, dead_slope: float) -> tf.Tensor:
+    """Share of dead units per layer: a unit (a channel of a conv layer) is dead when its slope
+    |f'(z)| is below `dead_slope` x its function's largest |f'| on every probe example (and every
+    position). Slopes come by autodiff of the model's own activation, so the rule is the same for
+    ReLU (z < 0 everywhere), a saturated ELU/SELU/sigmoid unit and Leaky ReLU (dead only when its
+    negative slope is below the fraction, with z < 0 everywhere).
+
+    slopes: (layers, examples, ..., channels); unit_max: (layers, channels)."""
+    layers, channels = tf.shape(slopes)[0], tf.shape(slopes)[-1]
+    s = tf.abs(tf.reshape(slopes, (layers, -1, channels)))
+    flat = s < dead_slope * tf.expand_dims(unit_max, 1)
+    return tf.reduce_mean(tf.cast(tf.reduce_all(flat, axis=1), tf.float32), axis=1)
+
+
+def _fixed_functions(activations: list[keras.layers.Layer], z_shapes: list) -> dict[int, tuple[str, tf.Tensor]]:
     """For each layer without weights: which function it computes (class and config) and its
     largest slope, computed once since training cannot change it. Layers computing one function
     share the computation (a deep net has one distinct layer). PReLU, whose negative slope is
     trained, is left out: its slope is computed at each probe."""
-    by_config: dict[str, float] = {}
+    by_config: dict[str, tf.Tensor] = {}
     fixed = {}
     for i, (layer, shape) in enumerate(zip(activations, z_shapes)):
         if layer.weights:
@@ -55,7 +74,7 @@ def _fixed_functions(activations: list[keras.layers.Layer], z_shapes: list) -> d
         config = {k: v for k, v in layer.get_config().items() if k != "name"}
         key = f"{type(layer).__name__}{sorted(config.items())}{shape[-1]}"
         if key not in by_config:
-            by_config[key] = float(_max_slope(layer, shape))
+            by_config[key] = tf.constant(_max_slope(layer, shape))
         fixed[i] = (key, by_config[key])
     return fixed
 
@@ -78,7 +97,7 @@ class LayerProbe:
     a variable's buffer before updating it in place while a read of it is alive.
     """
 
-    def __init__(self, model: keras.Model, x_probe: np.ndarray, y_probe: np.ndarray):
+    def __init__(self, model: keras.Model, x_probe: np.ndarray, y_probe: np.ndarray, dead_slope: float = DEAD_SLOPE):
         names = activation_layer_names(model)
         self.layers = [(name.replace("act_", "hidden_"), name) for name in names]
         self._x = tf.constant(np.asarray(x_probe, dtype=keras.config.floatx()))
@@ -132,11 +151,12 @@ class LayerProbe:
                 channels = z_shapes[members[0]][-1]
                 a = tf.reshape(tf.stack([outs[i] for i in members]), (len(members), -1, channels))
                 s = tf.reshape(slopes, (len(members), -1))
-                flat = SATURATION_SLOPE * tf.reshape(tf.stack([max_slopes[i] for i in members]), (-1, 1))
+                unit_max = tf.stack([max_slopes[i] for i in members])
+                flat = SATURATION_SLOPE * tf.reduce_max(unit_max, axis=1, keepdims=True)
                 columns.append(tf.stack([
                     tf.reduce_mean(a, axis=[1, 2]),
                     tf.math.reduce_std(a, axis=[1, 2]),
-                    tf.reduce_mean(tf.cast(tf.math.reduce_std(a, axis=1) < DEAD_STD, tf.float32), axis=1),
+                    dead_units(slopes, unit_max, dead_slope),
                     tf.reduce_mean(tf.cast(tf.abs(s) < flat, tf.float32), axis=1),
                     tf.gather(grad_norms, members),
                 ], axis=1))

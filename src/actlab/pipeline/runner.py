@@ -145,17 +145,17 @@ _INTERRUPTS = _Interrupts()
 
 def reuse_key(container: dict[str, Any], initializer: dict[str, Any]) -> str | None:
     """What a compiled model depends on (see train.py): jobs with equal keys may share one; the
-    learning rate, seed and epochs may differ. None with dropout or a stochastic activation (RReLU),
-    whose random state is not in
-    the weights."""
+    learning rate, seed, epochs and initializer may differ (a reused model gets the job's own
+    initial weights copied in, so the initializer only ever decides their values). None with
+    dropout or a stochastic activation (RReLU), whose random state is not in the weights."""
     if container["model"].get("dropout") or container["activation"].get("stochastic"):
         return None
     same = {
-        "model": container["model"], "activation": container["activation"], "initializer": initializer,
+        "model": container["model"], "activation": container["activation"],
         "dataset": container["dataset"],
         # A number may differ (it is set on the reused optimizer); a schedule may not.
         "optimizer": {k: v for k, v in container["optimizer"].items() if k != "learning_rate" or not isinstance(v, (int, float))},
-        "trainer": {k: container["trainer"][k] for k in ("steps_per_execution", "probe_batch")},
+        "trainer": {k: container["trainer"][k] for k in ("steps_per_execution", "probe_batch", "dead_slope")},
     }
     return json.dumps(same, sort_keys=True, default=str)
 

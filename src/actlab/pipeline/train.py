@@ -164,7 +164,7 @@ def _compiled(model, optimizer, splits: Splits, trainer: dict[str, Any], probe_e
     probe = None
     if probe_enabled:
         n = min(trainer["probe_batch"], len(splits.y_val))
-        probe = LayerProbe(model, splits.x_val[:n], splits.y_val[:n])
+        probe = LayerProbe(model, splits.x_val[:n], splits.y_val[:n], dead_slope=trainer["dead_slope"])
     compiled = _Compiled(model, optimizer, probe, initial_state)
     if reuse_key is not None:
         _COMPILED[reuse_key] = compiled

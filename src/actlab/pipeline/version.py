@@ -23,7 +23,7 @@ import sys
 
 import pandas as pd
 
-RESULTS_VERSION = 1
+RESULTS_VERSION = 2  # 2: dead units by slope, weight moments ω/τ, timing runs, tuned rates (issue 20)
 LEGACY = "legacy"  # runs without a `results_version` tag: from before this rule existed
 TAG = "results_version"
 COMMIT_TAG = "git_commit"

@@ -73,7 +73,7 @@ def challenger_jobs(name: str, profile: str, dirs: list[Path] | None = None, com
 def _without(evidence: Evidence, column: str, subject: str) -> Evidence:
     """The claim's table without `subject`'s rows: the new function stands in its place."""
     table = evidence.table[evidence.table[column] != subject].reset_index(drop=True)
-    return Evidence(table, evidence.layers, evidence.history, evidence.artifact)
+    return Evidence(table, evidence.layers, evidence.history, artifact=evidence.artifact)
 
 
 def _numbers_about(numbers: list[str], name: str) -> list[str]:
@@ -132,7 +132,7 @@ def build_challenger_report(uri: str, name: str, profile: str, dirs: list[Path],
                           ignore_index=True).drop_duplicates("fingerprint")
         if claim.challenge.as_value:  # the new function's rows carry a placeholder value (claim 7's condition)
             table[claim.challenge.column] = table[claim.challenge.column].replace({claim.challenge.as_value: name})
-        evidences[claim.name] = Evidence(table, data.layers, data.history, data.artifact)
+        evidences[claim.name] = Evidence(table, data.layers, data.history, artifact=data.artifact)
     figures_dir = out / "figures"
     figures_dir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="actlab-challenger-"))

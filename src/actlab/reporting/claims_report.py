@@ -213,7 +213,7 @@ class ReportData:
         table["chance"] = chance_column(table)
         # The sweep's axes (task, activation, seed, ...): what the per-task detectability compares.
         table.attrs["axes"] = [c for c in jobs.columns if c != "fingerprint"]
-        return Evidence(table, self.layers, self.history, self.artifact, tuning=tuning, selected=selected, tune=tune)
+        return Evidence(table, self.layers, self.history, artifact=self.artifact, tuning=tuning, selected=selected, tune=tune)
 
 
 def _config_dir_args(dirs: list[Path]) -> str:
