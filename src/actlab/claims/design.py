@@ -22,13 +22,15 @@ POWER_LEVEL = 0.01  # every full-profile deciding test must be able to reach thi
 @dataclass(frozen=True)
 class Power:
     test: DecidingTest
-    n: int  # blocks (pairs) the test has
+    n: int | None  # blocks (pairs) the test has; None: its pairs are within each job (claim 6's rounds)
     k: int  # treatments (Friedman), else 2
     family: int  # one-sided tests in the claim's Holm family
 
     @property
     def floor(self) -> float:
         """The smallest Holm-adjusted p this test can give (0 for continuous tests)."""
+        if self.n is None:  # pairs the jobs do not show: only a continuous test can say it has no floor
+            return 0.0 if smallest_p(self.test.test, 2) == 0 else 1.0
         return min(1.0, self.family * smallest_p(self.test.test, self.n, self.k))
 
     @property
@@ -38,7 +40,8 @@ class Power:
     def __str__(self) -> str:
         blocks = " × ".join(self.test.blocks)
         floor = "no floor (continuous)" if self.floor == 0 else f"{self.floor:.2g}"
-        what = f"{self.test.test.replace('_', '-')} over {self.n} blocks ({blocks})" + (f", {self.k} {self.test.over}s" if self.test.over else "")
+        pairs = f"{self.n} blocks ({blocks})" if self.n is not None else f"the {blocks}s within each job"
+        what = f"{self.test.test.replace('_', '-')} over {pairs}" + (f", {self.k} {self.test.over}s" if self.test.over else "")
         return f"{self.test.name}: {what}, Holm family of {self.family} → smallest p {floor}"
 
 
@@ -48,7 +51,7 @@ def power(tests: tuple[DecidingTest, ...], jobs: pd.DataFrame) -> list[Power]:
     found = []
     for test in tests:
         blocks = [c for c in test.blocks if c in jobs]
-        n = len(jobs[blocks].drop_duplicates()) if blocks and not jobs.empty else min(1, len(jobs))
+        n = len(jobs[blocks].drop_duplicates()) if blocks and not jobs.empty else None if not blocks and len(jobs) else 0
         k = jobs[test.over].nunique() if test.over and test.over in jobs else 2
         found.append(Power(test, n, k, family))
     return found

@@ -25,7 +25,7 @@ from actlab.stats import SIDES
 # rule reads, stated beside them (its module loads them from this YAML).
 CLAIM_KEYS = {"number", "title", "article", "workers", "within", "challenger", "literature", "tests", "rule"}
 CHALLENGE_KEYS = {"joins", "in_place_of", "column", "as", "skip", "field"}
-TEST_KEYS = {"test", "blocks", "over", "margin"}
+TEST_KEYS = {"test", "blocks", "over", "margin"}  # margin: a TOST's equivalence margin, which the claim states
 
 
 class ClaimError(ValueError):
@@ -92,7 +92,7 @@ def load(path: Path) -> Claim | None:
 
 
 def deciding_tests(path: Path, spec: dict) -> tuple[DecidingTest, ...]:
-    """`claim.tests`: name -> {test, blocks, over}, checked against what actlab.stats knows."""
+    """`claim.tests`: name -> {test, blocks, over, margin}, checked against what actlab.stats knows."""
     tests = []
     for name, node in spec.items():
         node = dict(node or {})
@@ -102,6 +102,10 @@ def deciding_tests(path: Path, spec: dict) -> tuple[DecidingTest, ...]:
             raise ClaimError(f"{path}: claim.tests.{name}.test is '{node.get('test')}' (one of {', '.join(SIDES)})")
         if node["test"] == "friedman" and not node.get("over"):
             raise ClaimError(f"{path}: claim.tests.{name} is a Friedman test: it needs `over`, the column of its treatments")
+        if (node["test"] == "tost") != ("margin" in node):
+            raise ClaimError(f"{path}: claim.tests.{name}: a TOST needs its `margin` (a positive number), and only a TOST has one")
+        if "margin" in node and (not isinstance(node["margin"], (int, float)) or isinstance(node["margin"], bool) or node["margin"] <= 0):
+            raise ClaimError(f"{path}: claim.tests.{name}.margin is '{node['margin']}' (a positive number)")
         blocks = node.get("blocks", ["seed"])
         tests.append(DecidingTest(name, node["test"], tuple([blocks] if isinstance(blocks, str) else blocks), node.get("over")))
     return tuple(tests)

@@ -104,3 +104,17 @@ def describe(selected: pd.DataFrame, tune: Tune) -> list[str]:
         lines.append(f"{group}: {tune.column.split('.')[-1]} {row[tune.column]} (median validation accuracy {row[SCORE]:.3f}, "
                      f"{int(row['runs'])} tuning runs){edge}")
     return lines
+
+
+def mark_edges(table: pd.DataFrame, selected: pd.DataFrame | None, tune: Tune | None) -> pd.DataFrame:
+    """A claim's test-stage runs with `rate_at_edge`: whether their group's value was picked at the
+    grid's edge (from `selected`), so a rule can say which of its comparisons read an edge pick.
+    Unchanged for a claim that does not tune."""
+    if tune is None or selected is None or selected.empty or not set(tune.by) <= set(table):
+        return table
+    by = list(tune.by)
+    keys = {f"_{c}": table[c].astype(str) for c in by}
+    edges = selected[[*by, "at_edge"]].astype({c: str for c in by}).rename(columns={**{c: f"_{c}" for c in by}, "at_edge": "rate_at_edge"})
+    marked = table.assign(**keys).merge(edges, on=list(keys), how="left").drop(columns=list(keys))
+    marked.index = table.index
+    return marked

@@ -36,6 +36,13 @@ class ElementwiseActivation(keras.layers.Layer):
         return {**super().get_config(), "function": self.function_path, "params": self.params}
 
 
+def scaled_sigmoid(x, scale: float = 1.0, steepness: float = 1.0, shift: float = 0.0):
+    """scale·σ(steepness·x) − shift: the logistic family that holds claim 2's mechanism controls
+    (tanh(x) = 2σ(2x) − 1 is scale 2, steepness 2, shift 1). Its slope at 0 is scale·steepness/4,
+    its value at 0 scale/2 − shift."""
+    return scale * keras.ops.sigmoid(steepness * x) - shift
+
+
 class ChannelPReLU(keras.layers.PReLU):
     """PReLU as He et al. 2015 ran it: alpha starts at `alpha_init` (Keras starts it at 0, i.e. as
     ReLU), and `shared_axes="channel"` keeps one alpha per unit or conv channel ("none": one per

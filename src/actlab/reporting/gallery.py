@@ -27,7 +27,8 @@ def values_and_slopes(name: str, x: np.ndarray, dirs: list[Path] | None = None) 
     tf = import_tensorflow()
     from actlab.pipeline.activations import activation_layers
 
-    layer = activation_layers(activation_config(name, dirs), f"activation={name}")(f"gallery_{name}")
+    # A Keras layer name has no `/`, which an option in a subfolder has (activation=controls/...).
+    layer = activation_layers(activation_config(name, dirs), f"activation={name}")(f"gallery_{name.replace('/', '_')}")
     z = tf.constant(x.reshape(-1, 1).astype(np.float32))
     with tf.GradientTape() as tape:
         tape.watch(z)
