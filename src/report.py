@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.challenger:
             from actlab.reporting.challenger import command
 
-            first = f"`{command(args.challenger, args.profile, dirs)}` trains what its report needs (the field included) and writes it"
+            first = f"`{command(args.challenger, args.profile, dirs, uri)}` trains what its report needs (the field included) and writes it"
         else:
             first = f"run the claim experiments first (bash experiments/run_claims.sh {args.profile})"
         print(f"error: no MLflow experiment '{experiment}' in {shown(uri)}: {first}", file=sys.stderr)
