@@ -243,3 +243,35 @@ def test_the_bottom_lines_answers_read_the_claims_own_tables():
     assert "do not die at any learning rate where it learns" in answer.sentence
     assert "at learning rate 0.1 its networks do not learn at all" in answer.sentence
     assert "relu 40% dead" in answer.sentence
+
+
+def test_the_challengers_jobs_bring_the_fields_and_time_it_in_sessions_of_its_own(monkeypatch):
+    """The quick plan for Serf: its own jobs in every claim it joins, each claim's own grid as the
+    field (none for claims 6 and 10), each config once; claim 6 times relu, elu and serf only."""
+    from actlab.reporting.challenger import challenger_jobs
+
+    dirs = [ROOT / "conf", ROOT / "examples" / "serf"]
+    monkeypatch.syspath_prepend(str(dirs[1]))  # its my_acts.py, as --config-dir puts it on the path
+    jobs = challenger_jobs("serf", "quick", dirs, field=True)
+    assert len({j.fingerprint for j in jobs}) == len(jobs)
+    own = [j for j in jobs if j.own]
+    assert own and all("activation=serf" in j.overrides for j in own)
+    field = {j.experiment for j in jobs if not j.own}
+    assert {"claim01_vanishing_gradients", "claim03_dying_relu", "claim08_ranking"} <= field
+    assert not field & {"claim06_inference_speed", "claim10_formulas"}
+    timed = [j for j in jobs if j.experiment == "claim06_inference_speed"]
+    assert timed and all(j.alone and "timing.functions=[relu,elu,serf]" in j.overrides for j in timed)
+    assert len(challenger_jobs("serf", "quick", dirs)) == len(own)  # without the field: its own jobs only
+
+
+def test_a_papers_published_rows_stand_beside_the_harness_pairwise_differences():
+    from actlab.stats import holm_family, paired
+
+    rng = np.random.default_rng(2)
+    relu = 0.9 + 0.001 * rng.standard_normal(10)
+    comparisons = holm_family({"relu": paired(relu + 0.01, relu), "swish": paired(relu, relu + 0.001 * rng.standard_normal(10))})
+    lines = standing.published("acon_c", [ROOT / "conf", ROOT / "examples" / "acon_c"], standing.Answer("", comparisons=comparisons))
+    assert lines[0].startswith("| Paper |") and len(lines) == 2 + 3  # the three rows of examples/acon_c/literature/acon_c.yaml
+    resnet_relu = next(line for line in lines if "ResNet-50" in line and "vs relu" in line)
+    assert "+0.8 pt vs relu" in resnet_relu and "+1.00 pt" in resnet_relu and resnet_relu.endswith("| yes |")
+    assert standing.published("serf", [ROOT / "conf", ROOT / "examples" / "serf"], None) == []  # no literature file: no table
