@@ -259,10 +259,11 @@ def build_challenger_report(uri: str, name: str, profile: str, dirs: list[Path],
         if answer is not None:
             text += [f"**About {name}:** {answer.sentence}", ""]
         text += [f"- {n}" for n in line.numbers]
-        for figure in [line.figure, *(answer.figures if answer is not None else [])]:
-            if figure is not None and Path(figure).exists() and Path(figure).resolve().is_relative_to(out.resolve()):
-                linked.add(Path(figure).resolve())
-                text += ["", f"![{claim.label}: {Path(figure).stem}]({Path(figure).relative_to(out).as_posix()})"]
+        drawn = [line.figure, *(answer.figures if answer is not None else []), *sorted(figures_dir.glob(f"{name}_{claim.name}*.png"))]
+        for figure in dict.fromkeys(Path(f).resolve() for f in drawn if f is not None):
+            if figure not in linked and figure.exists() and figure.is_relative_to(out.resolve()):
+                linked.add(figure)
+                text += ["", f"![{claim.label}: {figure.stem}]({figure.relative_to(out.resolve()).as_posix()})"]
     extra = [f for f in sorted(figures_dir.glob(f"{name}_*.png")) if f.resolve() not in linked]
     for answer in answers.values():
         extra += [f for f in answer.figures if f.exists() and f.resolve() not in linked and f not in extra]
