@@ -232,7 +232,7 @@ def test_the_bottom_lines_answers_read_the_claims_own_tables():
                          for a in ("sigmoid", "relu", NAME) for i in ("glorot_normal", "he_normal") for s in range(3)])
     answer = standing.gradients(NAME, CLAIMS[1], Evidence(runs, layers=layers))
     assert answer.sentence.startswith("Its gradient neither vanishes nor explodes") and "glorot_normal: 1" in answer.sentence
-    assert standing.gradients("sigmoid", CLAIMS[1], Evidence(runs, layers=layers)).cell.startswith("glorot_normal: 0.01")
+    assert standing.gradients("sigmoid", CLAIMS[1], Evidence(runs, layers=layers)).cell.startswith("gradient: glorot_normal: 0.01")
 
     dead = pd.DataFrame([{"activation": a, "optimizer.learning_rate": lr, "seed": s, "status": "FINISHED", "chance": 0.1,
                           "best_val_accuracy": 0.1 if (a == NAME and lr == 0.1) else 0.9,
@@ -275,3 +275,14 @@ def test_a_papers_published_rows_stand_beside_the_harness_pairwise_differences()
     resnet_relu = next(line for line in lines if "ResNet-50" in line and "vs relu" in line)
     assert "+0.8 pt vs relu" in resnet_relu and "+1.00 pt" in resnet_relu and resnet_relu.endswith("| yes |")
     assert standing.published("serf", [ROOT / "conf", ROOT / "examples" / "serf"], None) == []  # no literature file: no table
+
+
+def test_the_bottom_line_opens_with_the_answers_in_short_then_their_numbers():
+    from actlab.reporting.challenger import _bottom_line
+
+    answers = {"claim08_ranking": standing.Answer("It ranks 2 of 9.", "rank 2 of 9", figures=[Path("x/figures/mine_pairwise.png")]),
+               "claim03_dying_relu": standing.Answer("Its units do not die.", "no dead units"),
+               "claim05_elu": standing.Answer("In ELU's place: +1 pt.")}
+    text = _bottom_line(NAME, {"_target_": "my.mine", "formula": "x·σ(x)"}, answers, [])
+    assert text.startswith("**In short:** rank 2 of 9; no dead units. **mine**, f(x) = x·σ(x)")
+    assert "It ranks 2 of 9. ([figure](figures/mine_pairwise.png)) Its units do not die. In ELU's place: +1 pt." in text

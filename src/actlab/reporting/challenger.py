@@ -313,6 +313,10 @@ def _bottom_line(name: str, config: dict, answers: dict, views) -> str:
     first = f"**{name}**" + (f", f(x) = {formula}" if formula else f" (`{config['_target_']}`)") + \
         " (f and f′, by automatic differentiation, in claim 10's figure below)."
     sentences = [first]
+    short = [answer.cell for key in ("claim08", "claim01", "claim03", "claim06")
+             for claim_name, answer in answers.items() if claim_name.startswith(key) and answer.cell]
+    if short:  # the answers' table cells, in one line, before the sentences that give their numbers
+        sentences.insert(0, f"**In short:** {'; '.join(short)}.")
     order = ["claim08", "claim01", "claim03", "claim07", "claim06", "claim05"]
     for key in order:
         for claim_name, answer in answers.items():

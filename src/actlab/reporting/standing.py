@@ -118,7 +118,8 @@ def ranking(name: str, claim: Claim, evidence: Evidence, figures_dir: Path) -> A
                  "tell it from any function here, whatever the data (the full profile can).")
     figure = figures_dir / f"{name}_pairwise.png"
     pairwise_figure(name, comparisons, figure)
-    cell = (f"rank {place} of {len(ranks)}; better than {len(better)}, worse than {len(worse)} (Holm)" if place else "no runs")
+    cell = (f"rank {place} of {len(ranks)}, significantly better than {len(better)} and worse than {len(worse)} of the others (Holm)"
+            if place else "no runs in claim 8")
     return Answer(text, cell, n, floor, [figure], comparisons)
 
 
@@ -179,7 +180,7 @@ def gradients(name: str, claim: Claim, evidence: Evidence) -> Answer | None:
     summary = "neither vanishes nor explodes" if kept else " / ".join(sorted(set(words))) + " with some initializer"
     text = (f"Its gradient {summary} with depth: the first/last gradient-norm ratio at {deepest} layers, "
             f"{'; '.join(parts)} (vanishing below {vanish:g}, exploding above {explode:g}).")
-    cell = "kept with every initializer" if kept else "; ".join(p.split(" (ReLU")[0] for p in parts)
+    cell = "gradient kept at depth with every initializer" if kept else "gradient: " + "; ".join(p.split(" (ReLU")[0] for p in parts)
     return Answer(text, cell, blocks_text(at.drop_duplicates("seed")))
 
 
@@ -212,7 +213,7 @@ def dying(name: str, claim: Claim, evidence: Evidence) -> Answer | None:
                if collapses else "")
             + " (dead share: median over runs that learn; best validation accuracy: median over all) — " + "; ".join(parts) + ".")
     cell = (f"dead ≥ {DEAD_NONE:.0%} at lr {', '.join(dies)}" if dies else f"no dead units (< {DEAD_NONE:.0%}) where it learns") + (
-        f"; collapsed at lr {', '.join(collapses)}" if collapses else "")
+        f", and its networks collapse at lr {', '.join(collapses)}" if collapses else "")
     return Answer(text, cell, blocks_text(finished[finished["activation"] == name].drop_duplicates("seed")))
 
 
@@ -255,7 +256,7 @@ def inference(name: str, claim: Claim, evidence: Evidence) -> Answer | None:
             f"({len(sessions)} sessions, geometric mean of per-round ratios, {module.CI:.0%} interval): " + "; ".join(parts) + ".")
     first = next(iter(r for r in mine.values() if r.estimate.n >= 2))
     rounds = int(first.estimate.n / max(1, len(sessions)))
-    return Answer(text, f"{first.estimate.median:.2f}× ReLU's time (alone)", f"{len(sessions)} sessions × {rounds} rounds")
+    return Answer(text, f"{first.estimate.median:.2f}× ReLU's inference time (activation alone)", f"{len(sessions)} sessions × {rounds} rounds")
 
 
 # --- learning-rate sensitivity (the tuning runs of claims 5 and 8) -------------------------------
