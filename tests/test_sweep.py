@@ -181,3 +181,40 @@ def test_submitit_local_runs_a_two_job_sweep(tmp_path):
     assert "sweep: 2 finished" in done.stdout
     parents, children = _children(search_runs(tmp_path / "mlflow.db"))
     assert len(children) == 2 and set(children["tags.mlflow.parentRunId"]) == {parents.iloc[0]["run_id"]}
+
+
+TUNED = """# @package _global_
+tune:
+  param: optimizer.learning_rate
+  values: "0.0001,0.05"
+  seeds: "100"
+  by: [activation]
+hydra:
+  sweeper:
+    params:
+      activation: relu,tanh
+      seed: 0,1
+"""
+
+
+@pytest.mark.slow  # ~40 s: 8 tiny jobs in two stages, then the same command again
+def test_a_tune_node_runs_its_tuning_grid_then_fresh_seeds_at_each_pick(tmp_path):
+    (tmp_path / "dirs" / "experiment").mkdir(parents=True)
+    (tmp_path / "dirs" / "experiment" / "tuned.yaml").write_text(TUNED)
+    args = ("--config-dir", str(tmp_path / "dirs"), "experiment=tuned", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+    done = _sweep(tmp_path, *args)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "4 tuning jobs" in done.stdout and "picked on the tuning seeds" in done.stdout
+    _, children = _children(search_runs(tmp_path / "mlflow.db"))
+    children = children.assign(lr=children["params.optimizer.learning_rate"].astype(float), seed=children["tags.seed"].astype(int),
+                               val=children["metrics.best/val_accuracy"].astype(float))
+    tuning, tested = children[children["seed"] == 100], children[children["seed"] != 100]
+    assert len(tuning) == 4 and set(tuning["lr"]) == {0.0001, 0.05}  # every rate, on the tuning seed only
+    assert len(tested) == 4 and sorted(tested["seed"]) == [0, 0, 1, 1]  # the sweep's own seeds, once each
+    for activation, runs in tested.groupby("tags.activation"):
+        candidates = tuning[tuning["tags.activation"] == activation]
+        best = candidates.sort_values(["val", "lr"], ascending=[False, True]).iloc[0]["lr"]
+        assert set(runs["lr"]) == {best}, f"{activation} tested at {set(runs['lr'])}, its tuning picked {best}"
+    again = _sweep(tmp_path, *args, name="again")  # the same command: every job is done, both stages skip
+    assert again.returncode == 0 and "sweep: 8 skipped" in again.stdout, again.stdout[-2000:]
+    assert len(_children(search_runs(tmp_path / "mlflow.db"))[1]) == 8
