@@ -1,17 +1,16 @@
 """Claim 6's rule: ELU's time as a ratio to ReLU's, from functions timed interleaved in one process.
 
-Each job (a network × a seed) timed every function in rounds (actlab.pipeline.timing); its
-`timings.csv` has one row per round, function and level (`model`: the network's forward pass;
+Each job (a network × a seed: one session) timed every function in rounds (actlab.pipeline.timing);
+its `timings.csv` has one row per round, function and level (`model`: the network's forward pass;
 `alone`: the activation on a fixed tensor). A ratio is paired by round: the subject's time over
-ReLU's in the same round, a second or less apart, so the machine's drift cancels. Per level the
-estimate is the geometric mean of the per-round ratios with its 90% t interval, and the verdict
-rests on the tests the YAML declares (`claim.tests`), all in one Holm family:
-- `<level>_slower`: one-sided paired t-tests on log time (subject vs ReLU), in each direction;
-- `<level>_within_margin`: TOST on the same log ratios with the YAML's margin (±5% time): the
-  two one-sided tests "ratio > 1/(1 + m)" and "ratio < 1 + m".
-A level reads as "slower" when the one-sided slower test passes (the article's effect, whatever its
-size); otherwise as "not slower" when the test "ratio < 1 + m" passes (the interval excludes a
-slowdown as large as the margin), else as undecided, with its interval.
+ReLU's in the same round, a second or less apart, so the machine's drift cancels; each session's
+mean log ratio is one unit (its rounds share a process and are not independent). Per level the
+estimate is the geometric mean over sessions with its 90% t interval, and the verdict rests on the
+tests the YAML declares (`claim.tests`), one Holm family:
+- `<level>_slower`: one-sided t-tests on the sessions' log ratios, in each direction;
+- `<level>_within_margin`: TOST on the same log ratios with the YAML's margin (±5% time).
+A level reads as "slower" when the slower test passes (the article's effect, whatever its size),
+"faster" when the opposite one does, "no difference" when TOST passes, else as undecided.
 """
 
 from __future__ import annotations
@@ -23,12 +22,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 from omegaconf import OmegaConf
-from scipy import special
 
 from actlab import figures
 from actlab.claims.base import INCONCLUSIVE, Analysis, ChallengerView, ClaimResult, Evidence, verdict_from_directions
 from actlab.figures import plt
-from actlab.stats import ALPHA, Comparison, Estimate, holm_family
+from actlab.stats import ALPHA, Comparison, Equivalence, Estimate, equivalence, holm_family, ratio_test
 
 BASELINE = "relu"
 ALONE = "alone"
@@ -72,7 +70,7 @@ def levels(table: pd.DataFrame) -> list[str]:
 def _part(table: pd.DataFrame, level: str) -> pd.DataFrame:
     """Per-round times of one level, one column per function (`alone` pools every job's rounds)."""
     rows = table[table["level"] == ALONE] if level == ALONE else table[(table["level"] == "model") & (table["model"] == level)]
-    rows = rows.drop_duplicates([*LEVEL_COLUMNS, "function"])  # a block drawn twice by a resample is relabelled, not merged
+    rows = rows.drop_duplicates([*LEVEL_COLUMNS, "function"])  # one time per round and function
     return rows.set_index([*LEVEL_COLUMNS, "function"])["ms"].unstack("function")
 
 
@@ -81,80 +79,50 @@ def wide_levels(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return {level: _part(table, level) for level in levels(table)}
 
 
-# --- the statistics: paired t on log ratios, TOST with the margin ---------------------------------
-@dataclass(frozen=True)
-class _T:
-    """Student's t with `df` degrees of freedom: scipy.special's functions, without building a frozen
-    distribution per call (the rule runs hundreds of times for its stability)."""
-
-    df: int
-
-    def cdf(self, x: float) -> float:
-        return float(special.stdtr(self.df, x))
-
-    def sf(self, x: float) -> float:
-        return float(special.stdtr(self.df, -x))
-
-    def ppf(self, q: float) -> float:
-        return float(special.stdtrit(self.df, q))
-
-
+# --- the statistics: per session, t-tests and TOST on log ratios ----------------------------------
 @dataclass(frozen=True)
 class LogRatio:
-    """The per-round log ratios of one function to ReLU at one level, and what they say."""
+    """One function's time over ReLU's at one level: each session's mean per-round log ratio is a unit
+    (rounds within a session share its process and machine state, so they are not independent pairs)."""
 
-    estimate: Estimate  # geometric-mean ratio, 90% t interval, n rounds
-    slower: Comparison  # p_greater: "ratio > 1"; p_less: "ratio < 1"
-    margin: Comparison  # TOST: p_greater "ratio > 1/(1 + m)", p_less "ratio < 1 + m"
+    estimate: Estimate  # geometric mean over sessions, 90% t interval (unadjusted), n sessions
+    slower: Comparison  # one-sided t-tests on the sessions' log ratios: p_greater "ratio > 1", p_less "ratio < 1"
+    within: Equivalence  # TOST: the ratio within [1/(1 + m), 1 + m]
 
 
-def log_ratio(subject, baseline, margin: float = MARGIN) -> LogRatio:
-    """Paired t-tests on log subject − log baseline (timing noise is multiplicative), and TOST with
-    bounds ±log(1 + margin) on the same differences (statsmodels' ttost_paired on logs computes the same)."""
-    a, b = np.asarray(subject, dtype=float), np.asarray(baseline, dtype=float)
-    keep = np.isfinite(a) & np.isfinite(b) & (a > 0) & (b > 0)
-    d = np.log(a[keep]) - np.log(b[keep])
-    n = len(d)
-    nan = Estimate(np.nan, np.nan, np.nan, n)
-    if n < 2:
-        empty = Comparison(nan, np.nan, np.nan, n)
-        return LogRatio(nan, empty, empty)
-    mean, se = float(d.mean()), float(d.std(ddof=1) / np.sqrt(n))
-    bound = float(np.log1p(margin))
-    if se <= 1e-12:  # identical ratios in every round: no noise, the sign decides
-        se = 1e-12
-    t = _T(n - 1)
-    half = float(t.ppf(1 - (1 - CI) / 2) * se)
-    estimate = Estimate(float(np.exp(mean)), float(np.exp(mean - half)), float(np.exp(mean + half)), n)
-    geo = estimate.median
-    slower = Comparison(estimate, float(t.sf(mean / se)), float(t.cdf(mean / se)), n, geo, "geometric-mean ratio")
-    within = Comparison(estimate, float(t.sf((mean + bound) / se)), float(t.cdf((mean - bound) / se)), n, geo, "geometric-mean ratio")
-    return LogRatio(estimate, slower, within)
+def session_log_ratios(subject: pd.Series, baseline: pd.Series) -> np.ndarray:
+    """Each session's (job's) mean of log subject − log baseline over its rounds, paired by round."""
+    d = np.log(subject.astype(float)) - np.log(baseline.astype(float))
+    d = d[np.isfinite(d)]
+    return d.groupby(level=["model", "seed"]).mean().to_numpy() if len(d) else np.array([])
+
+
+def log_ratio(subject: pd.Series, baseline: pd.Series, margin: float = MARGIN) -> LogRatio:
+    """Paired by round, averaged per session: t-tests and TOST (±log(1 + margin)) over the sessions."""
+    ratio = np.exp(session_log_ratios(subject, baseline))
+    one = np.ones_like(ratio)
+    within = equivalence(ratio, one, margin, ratio=True)
+    return LogRatio(Estimate(within.estimate, within.low, within.high, within.n), ratio_test(ratio, one), within)
 
 
 def ratios(wides: dict[str, pd.DataFrame], subject: str) -> dict[str, LogRatio]:
     """`subject` vs ReLU at every level (unadjusted)."""
-    out = {}
-    for level, wide in wides.items():
-        if subject in wide and BASELINE in wide:
-            out[level] = log_ratio(wide[subject], wide[BASELINE])
-        else:
-            out[level] = log_ratio([], [])
-    return out
+    empty = pd.Series(dtype=float, index=pd.MultiIndex.from_tuples([], names=LEVEL_COLUMNS))
+    return {level: log_ratio(wide[subject], wide[BASELINE]) if subject in wide and BASELINE in wide else log_ratio(empty, empty)
+            for level, wide in wides.items()}
 
 
-def _reading(level_label: str, slower: Comparison, margin: Comparison) -> tuple[int, str]:
-    """(+1 slower, −1 not slower by the margin, 0 undecided) and the words for it. A slowdown shown by
-    the one-sided test is the article's effect, whatever its size (the number says how large); only
-    without it can TOST's upper test show its absence."""
+def _reading(slower: Comparison, within: Equivalence) -> tuple[int, str]:
+    """(+1 slower, −1 faster or no difference, 0 undecided) and the words for it. A slowdown shown by
+    the one-sided test is the article's effect, whatever its size (the ratio says how large); its
+    absence only by TOST: a test that finds nothing shows nothing."""
     if slower.p_greater < ALPHA:
-        if margin.p_less < ALPHA:
-            return 1, f"slower, by less than {MARGIN:.0%} (its interval lies below {1 + MARGIN:.2f})"
-        return 1, "slower"
-    if margin.p_less < ALPHA:
-        if margin.p_greater < ALPHA:
-            return -1, f"no difference: within ±{MARGIN:.0%} (TOST)"
-        return -1, "faster" if slower.p_less < ALPHA else f"not slower by {MARGIN:.0%} or more"
+        small = f", by less than {MARGIN:.0%} (its 90% interval lies below {1 + MARGIN:.2f})" if within.high < 1 + MARGIN else ""
+        return 1, "slower" + small
+    if slower.p_less < ALPHA:
+        return -1, "faster"
+    if within.equivalent:
+        return -1, f"no difference: within ±{MARGIN:.0%} (TOST)"
     return 0, "undecided: neither a slowdown nor its absence is shown"
 
 
@@ -167,20 +135,20 @@ def _level_label(level: str) -> str:
 
 
 # --- the rule --------------------------------------------------------------------------------------
-def deciding_tests(found: dict[str, LogRatio]) -> dict[str, Comparison]:
-    """The YAML's tests (`<level>_slower`, `<level>_within_margin`) as one Holm family: both one-sided
-    tests of each, the two halves of each TOST included."""
+def deciding_tests(found: dict[str, LogRatio]) -> dict:
+    """The YAML's tests (`<level>_slower`: both one-sided t-tests; `<level>_within_margin`: TOST, one
+    p) as one Holm family: 3 one-sided tests per level, as actlab.claims.design counts them."""
     family = {}
     for level, result in found.items():
-        family[f"{level}_slower"], family[f"{level}_within_margin"] = result.slower, result.margin
+        family[f"{level}_slower"], family[f"{level}_within_margin"] = result.slower, result.within
     order = [name for name in TESTS if name in family] + [name for name in family if name not in TESTS]
     return holm_family({name: family[name] for name in order})
 
 
 def inference_speed_rule(table: pd.DataFrame, subject: str = "elu", label: str = "ELU") -> ClaimResult:
     """Is `subject` (ELU in the article; a challenger in its place) slower than ReLU at test time?"""
-    measured = (f"time ratio to ReLU, paired by round of interleaved timing in one process: geometric mean over rounds with "
-                f"its {CI:.0%} interval, for the activation alone and each network's forward pass (1,024 inputs)")
+    measured = (f"time ratio to ReLU, paired by round of interleaved timing in one process per session: geometric mean over "
+                f"sessions with its {CI:.0%} interval, for the activation alone and each network's forward pass (1,024 inputs)")
     if table.empty or subject not in set(table["function"]) or BASELINE not in set(table["function"]):
         return ClaimResult(INCONCLUSIVE, measured, [f"{label} or ReLU has no timings."])
     wides = wide_levels(table)
@@ -188,38 +156,35 @@ def inference_speed_rule(table: pd.DataFrame, subject: str = "elu", label: str =
     adjusted = deciding_tests(found)
     directions, numbers, readings = [], [], {}
     for level, result in found.items():
-        slower, margin = adjusted[f"{level}_slower"], adjusted[f"{level}_within_margin"]
-        direction, how = _reading(level, slower, margin)
+        slower, within = adjusted[f"{level}_slower"], adjusted[f"{level}_within_margin"]
+        direction, how = _reading(slower, within)
         directions.append(direction)
         readings[level] = how
         numbers.append(
-            f"{_level_label(level)}: {label} / ReLU time {_ratio_text(result.estimate)} (geometric mean of {result.estimate.n} "
-            f"per-round ratios, {CI:.0%} interval); slower: Holm p={slower.p_greater:.3g} (raw {slower.raw_greater:.3g}); "
-            f"faster: Holm p={slower.p_less:.3g} (raw {slower.raw_less:.3g}); TOST ±{MARGIN:.0%}: Holm p={max(margin.p_greater, margin.p_less):.3g} "
-            f"(ratio < {1 + MARGIN:.2f}: Holm p={margin.p_less:.3g}) → {how}")
+            f"{_level_label(level)}: {label} / ReLU time {_ratio_text(result.estimate)} (geometric mean over {result.estimate.n} "
+            f"sessions of their mean per-round ratio, {CI:.0%} interval); slower: Holm p={slower.p_greater:.3g} (raw {slower.raw_greater:.3g}); "
+            f"faster: Holm p={slower.p_less:.3g} (raw {slower.raw_less:.3g}); TOST ±{MARGIN:.0%}: Holm p={within.p:.3g} "
+            f"(raw {within.raw_p:.3g}) → {how}")
     numbers += _descriptive(wides, subject)
     verdict = verdict_from_directions(directions)
     notes = [
-        f"Rule: per level ({', '.join(_level_label(lv) for lv in found)}), {label} reads as slower when a one-sided paired t-test "
-        f"on log time ({label} vs ReLU, paired by round) passes at {ALPHA} after Holm's correction over the claim's "
-        f"{len(adjusted) * 2} one-sided tests (both directions of each test and the two halves of each TOST), whatever the "
-        f"slowdown's size (the ratio says it); without that, as not slower when the interval excludes a slowdown of {MARGIN:.0%} "
-        f"(TOST's upper test, margin ±{MARGIN:.0%} as the YAML states; both halves: no difference), else as undecided. "
-        "Supported if slower at every level, mixed if at some, not supported if at none and not slower at one or more, "
-        "else inconclusive.",
+        f"Rule: per level ({', '.join(_level_label(lv) for lv in found)}), each session's (job's) mean log ratio of {label}'s "
+        f"time to ReLU's over its rounds is one unit (rounds within a session are paired, but not independent of each other); "
+        f"{label} reads as slower when a one-sided t-test over the sessions passes at {ALPHA} after Holm's correction over the "
+        f"claim's {len(found) * 3} one-sided tests (both directions of each t-test and each TOST), whatever the slowdown's "
+        f"size (the ratio says it); as faster when the opposite test passes; as no difference when TOST within "
+        f"±{MARGIN:.0%} (the YAML's margin) passes; else as undecided. Supported if slower at every level, mixed if at some, "
+        "not supported if at none and faster or no different at one or more, else inconclusive.",
         "How it is timed: every function of the config tree in one process per job (a network × a seed), in rounds that visit "
         "them all in a freshly shuffled order; each visit times the network's compiled forward pass over 1,024 inputs and the "
         "activation alone on a 1,024 × 256 tensor (median of 5 calls each), one TensorFlow thread. The networks are untrained "
-        "(each function's suggested initializer): a forward pass costs the same whatever the weights. Rounds of a network's "
-        "jobs are pooled as pairs; the activation alone pools every job's rounds. Stability resamples the sessions (seeds).",
+        "(each function's suggested initializer): a forward pass costs the same whatever the weights. A network's level has "
+        "one unit per seed; the activation alone one per network × seed. Stability resamples the sessions (seeds).",
         "The ELU paper (Clevert et al. 2016) measured slower *training*, never test time. On a CPU the activation is a small "
         "share of a dense network's time next to the matrix products.",
         "In plain words: " + "; ".join(f"{_level_label(lv)}: {readings[lv]}" for lv in found) + ".",
     ]
-    result = ClaimResult(verdict, measured, numbers, notes)
-    if hasattr(result, "tests"):  # the framework's field for the deciding tests, where it has one
-        result.tests = adjusted
-    return result
+    return ClaimResult(verdict, measured, numbers, notes, tests=adjusted)
 
 
 def _descriptive(wides: dict[str, pd.DataFrame], subject: str) -> list[str]:

@@ -8,7 +8,6 @@ non-significant difference test. A slope significantly better than the default r
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -28,7 +27,7 @@ from actlab.claims.base import (
     with_collapse,
 )
 from actlab.claims.tuning import mark_edges
-from actlab.stats import Comparison, Equivalence, equivalence, friedman, holm, kendall_w, median_ci, paired
+from actlab.stats import equivalence, friedman, holm_family, kendall_w, median_ci, paired
 
 DEFAULT = 0.3  # the Keras LeakyReLU layer's default, the article's
 OTHERS = (0.01, 0.2)  # Maas et al.'s slope; keras.activations.leaky_relu's default
@@ -58,23 +57,6 @@ def _margin() -> float:
 MARGIN = _margin()
 
 
-def holm_mixed(comparisons: dict[str, Comparison], equivalences: dict[str, Equivalence]) -> dict:
-    """Holm over one family of both directions of each comparison and one TOST p per equivalence
-    (what actlab.claims.design counts); returns every test with its adjusted p, and the raw p of each
-    equivalence under `raw_p`."""
-    raw = [p for c in comparisons.values() for p in (c.p_greater, c.p_less)] + [e.p for e in equivalences.values()]
-    adjusted = holm(raw)
-    family = sum(math.isfinite(p) for p in raw)
-    out: dict = {k: replace(c, p_greater=adjusted[2 * i], p_less=adjusted[2 * i + 1], raw_greater=c.p_greater,
-                            raw_less=c.p_less, family=family) for i, (k, c) in enumerate(comparisons.items())}
-    start = 2 * len(comparisons)
-    for i, (k, e) in enumerate(equivalences.items()):
-        out[k] = replace(e, p=adjusted[start + i] if math.isfinite(adjusted[start + i]) else 1.0)
-    out["raw_p"] = {k: e.p for k, e in equivalences.items()}
-    out["family"] = family
-    return out
-
-
 def _slopes(evidence: Evidence) -> pd.DataFrame:
     finished = mark_edges(with_collapse(evidence.finished()), evidence.selected, evidence.tune)
     finished["slope"] = numeric(finished, "activation.negative_slope")
@@ -89,14 +71,13 @@ def leaky_slope_rule(finished: pd.DataFrame) -> ClaimResult:
     other = {s: wide[s] if s in wide else pd.Series(float("nan"), index=wide.index) for s in OTHERS}  # a slope with no runs: no pairs
     comparisons = {differs_name(s): paired(wide[DEFAULT], other[s]) for s in OTHERS}  # default − other
     equivalences = {equivalent_name(s): equivalence(wide[DEFAULT], other[s], MARGIN) for s in OTHERS}
-    family = holm_mixed(comparisons, equivalences)
-    raw_p, size = family.pop("raw_p"), family.pop("family")
+    family = holm_family({**comparisons, **equivalences})
     tests = {name: family[name] for name in (*(equivalent_name(s) for s in OTHERS), *(differs_name(s) for s in OTHERS))}  # the YAML's order
+    size = next(iter(tests.values())).family
     numbers = []
     for s in OTHERS:
         numbers.append(f"slope {DEFAULT:g} − slope {s:g}, test accuracy: {tests[differs_name(s)]}")
-        numbers.append(f"slope {DEFAULT:g} − slope {s:g}, equivalence within ±{MARGIN * 100:g} points: {tests[equivalent_name(s)]} "
-                       f"(Holm-adjusted over {size} tests, raw TOST p {raw_p[equivalent_name(s)]:.3g})")
+        numbers.append(f"slope {DEFAULT:g} − slope {s:g}, equivalence within ±{MARGIN * 100:g} points: {tests[equivalent_name(s)]}")
     medians = {s: median_ci(wide[s]) for s in wide.columns}
     numbers += [f"slope {s:g}: test accuracy {est}" for s, est in medians.items()]
     p, w = friedman(wide.to_numpy()), kendall_w(wide.to_numpy())

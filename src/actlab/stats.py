@@ -195,6 +195,8 @@ class Equivalence:
     margin: float
     n: int
     ratio: bool = False
+    raw_p: float | None = None  # before the family-wise correction, when one was applied
+    family: int = 1
 
     @property
     def equivalent(self) -> bool:
@@ -205,7 +207,9 @@ class Equivalence:
             return "too few pairs for an equivalence test"
         what, bound = ("ratio", f"[{1 / (1 + self.margin):.3g}, {1 + self.margin:.3g}]") if self.ratio else ("Δ", f"±{self.margin:.3g}")
         word = "equivalent" if self.equivalent else "not shown equivalent"
-        return f"{what} {self.estimate:.3g}, 90% CI [{self.low:.3g}, {self.high:.3g}], TOST p={self.p:.3g} for {bound}: {word} (n={self.n})"
+        p = f"Holm p={self.p:.3g} over {self.family} tests, raw {self.raw_p:.3g}" if self.raw_p is not None else f"p={self.p:.3g}"
+        return (f"{what} {self.estimate:.3g}, 90% CI [{self.low:.3g}, {self.high:.3g}] (unadjusted), TOST {p} for {bound}: "
+                f"{word} (n={self.n})")
 
 
 def equivalence(a, b, margin: float, ratio: bool = False) -> Equivalence:
@@ -245,16 +249,23 @@ def holm(pvalues) -> list[float]:
     return adjusted.tolist()
 
 
-def holm_family(comparisons: dict) -> dict:
-    """Holm over every one-sided test of a claim (both directions of each comparison, since the
-    rules read both): returns the same keys with adjusted p-values; the raw ones are kept."""
-    keys = list(comparisons)
-    raw = [p for k in keys for p in (comparisons[k].p_greater, comparisons[k].p_less)]
-    adjusted = holm(raw)
+def holm_family(tests: dict) -> dict:
+    """Holm over a claim's family: both one-sided tests of each Comparison (the rules read both
+    directions) and the one p of each Equivalence (TOST). Returns the same keys with adjusted
+    p-values; the raw ones are kept (`raw_greater`/`raw_less`, `raw_p`)."""
+    keys = list(tests)
+    raw = [p for k in keys for p in ((tests[k].p,) if isinstance(tests[k], Equivalence) else (tests[k].p_greater, tests[k].p_less))]
+    adjusted = iter(holm(raw))
     family = int(np.isfinite(raw).sum())
-    return {k: replace(comparisons[k], p_greater=adjusted[2 * i], p_less=adjusted[2 * i + 1],
-                       raw_greater=comparisons[k].p_greater, raw_less=comparisons[k].p_less, family=family)
-            for i, k in enumerate(keys)}
+    out = {}
+    for k in keys:
+        t = tests[k]
+        if isinstance(t, Equivalence):
+            p = next(adjusted)
+            out[k] = replace(t, p=p if np.isfinite(p) else 1.0, raw_p=t.p, family=family)
+        else:
+            out[k] = replace(t, p_greater=next(adjusted), p_less=next(adjusted), raw_greater=t.p_greater, raw_less=t.p_less, family=family)
+    return out
 
 
 def friedman(table: np.ndarray) -> float:

@@ -119,6 +119,11 @@ def load_runs(store: Store) -> pd.DataFrame:
     return runs
 
 
+def current_runs(store: Store) -> pd.DataFrame:
+    """The runs of this code's results version: the only ones a pick, a skip or a report may read."""
+    return split_by_version(load_runs(store))[0]
+
+
 def _evidence_table(jobs: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     if "fingerprint" not in jobs:  # no jobs (a tuning claim before any pick): an empty table with the usual columns
         jobs = jobs.assign(fingerprint=pd.Series(dtype=object))

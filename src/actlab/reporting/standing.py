@@ -253,9 +253,9 @@ def inference(name: str, claim: Claim, evidence: Evidence) -> Answer | None:
         return None
     sessions = table[["model", "seed"]].drop_duplicates()
     text = (f"Its inference time relative to ReLU's, timed in the same sessions interleaved with ReLU and ELU "
-            f"({len(sessions)} sessions, geometric mean of per-round ratios, {module.CI:.0%} interval): " + "; ".join(parts) + ".")
+            f"({len(sessions)} sessions, geometric mean of the sessions' per-round ratios, {module.CI:.0%} interval): " + "; ".join(parts) + ".")
     first = next(iter(r for r in mine.values() if r.estimate.n >= 2))
-    rounds = int(first.estimate.n / max(1, len(sessions)))
+    rounds = int(table["round"].nunique())
     return Answer(text, f"{first.estimate.median:.2f}× ReLU's inference time (activation alone)", f"{len(sessions)} sessions × {rounds} rounds")
 
 

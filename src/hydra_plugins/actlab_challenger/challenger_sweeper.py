@@ -61,7 +61,7 @@ class ChallengerSweeper(Sweeper):
             return loader.load_configuration(config_name=config_name, overrides=overrides, run_mode=RunMode.RUN)
 
         from actlab.pipeline.track import Store
-        from actlab.reporting.claims_report import load_runs
+        from actlab.reporting.claims_report import current_runs
 
         real = self.config
         store = Store(real.tracking.uri, real.tracking.experiment)
@@ -75,7 +75,7 @@ class ChallengerSweeper(Sweeper):
               f"{len(todo)} to train ({sum(j.alone for j in todo)} timed one at a time)", flush=True)
         returns = self._launch(todo, passed, 0)
         # Claims that tune (actlab.claims.tuning): their test stage, at the values the tuning runs picked.
-        tested = self._todo(challenger_jobs(name, profile, dirs, composer, runs=load_runs(store), field=True), store)
+        tested = self._todo(challenger_jobs(name, profile, dirs, composer, runs=current_runs(store), field=True), store)
         if tested:
             print(f"challenger: {name} · {len(tested)} test-stage jobs at the learning rates the tuning runs picked", flush=True)
         return returns + self._launch(tested, passed, len(returns))
@@ -84,10 +84,9 @@ class ChallengerSweeper(Sweeper):
     def _todo(jobs, store) -> list:
         """The jobs without a finished run of this results version: a field trained once serves
         every later challenger, and a rerun trains only what is missing."""
-        from actlab.pipeline.version import split_by_version
-        from actlab.reporting.claims_report import load_runs
+        from actlab.reporting.claims_report import current_runs
 
-        runs, _ = split_by_version(load_runs(store))
+        runs = current_runs(store)
         done = set(runs.loc[runs["status"] == "FINISHED", "tags.config_fingerprint"]) if not runs.empty else set()
         return [job for job in jobs if job.fingerprint not in done]
 

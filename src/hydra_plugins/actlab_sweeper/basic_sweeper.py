@@ -95,7 +95,7 @@ class BasicSweeper(HydraBasicSweeper):
         from actlab.claims.tuning import describe, picked_jobs
         from actlab.pipeline.config import config_dirs
         from actlab.pipeline.track import Store
-        from actlab.reporting.claims_report import expected_jobs, load_runs, picked
+        from actlab.reporting.claims_report import current_runs, expected_jobs, picked
 
         cfg = self.real_config
         loader, name = self.hydra_context.config_loader, cfg.hydra.job.config_name
@@ -107,6 +107,6 @@ class BasicSweeper(HydraBasicSweeper):
         tuning_jobs = expected_jobs(cfg.hydra.runtime.choices["experiment"], str(cfg.profile), config_dirs(cfg), extra,
                                     composer, stage="tune")
         store = Store(cfg.tracking.uri, cfg.tracking.experiment)
-        _, selected = picked(tuning_jobs, load_runs(store))
+        _, selected = picked(tuning_jobs, current_runs(store))
         print("picked on the tuning seeds (median best validation accuracy):\n  " + "\n  ".join(describe(selected, tune)), flush=True)
         return picked_jobs(self._grid(own, arguments), selected, tune)
