@@ -27,7 +27,7 @@ from actlab.claims.base import (
 )
 from actlab.figures import plt
 from actlab.reporting.literature import Harness, from_comparison, pair
-from actlab.stats import ALPHA, friedman, kendall_tau, kendall_w, paired
+from actlab.stats import ALPHA, friedman, holm, kendall_tau, kendall_w, page, paired
 
 
 @dataclass(frozen=True)
@@ -58,34 +58,39 @@ def ranking_rule(selected: pd.DataFrame) -> ClaimResult:
                            details=Ranking(selected, mean_rank))
     tau = kendall_tau(ARTICLE_RANKING, measured)
     six = wide[ARTICLE_RANKING].to_numpy()
-    p_raw, w = friedman(six), kendall_w(six)
-    # The verdict's one deciding test is the Friedman test (its family is itself); the adjacent pairs
-    # of the article's order are descriptive: shown uncorrected, and the verdict does not read them.
-    p = p_raw
+    w = kendall_w(six)
+    # The deciding tests, one Holm family: Friedman (do the six differ?) and Page's L (are they in the
+    # article's order? columns from its last to its first, so the predicted trend is increasing).
+    # The adjacent pairs of the article's order are descriptive: shown uncorrected, not read.
+    p_friedman, p_page = holm([friedman(six), page(six[:, ::-1])])
     pairs = {(a, b): paired(wide[a], wide[b]) for a, b in zip(ARTICLE_RANKING, ARTICLE_RANKING[1:])}
+    blocks = len(wide[ARTICLE_RANKING].dropna())
     numbers.append(f"article order {' > '.join(ARTICLE_RANKING)}; measured {' > '.join(measured)}; Kendall τ = {tau:.2f}; "
-                   + (f"Friedman p = {p:.3g} over {len(wide.dropna())} blocks (Kendall's W = {w:.2f})"
-                      if math.isfinite(p) else "Friedman test needs ≥ 2 blocks"))
+                   + (f"Friedman p = {p_friedman:.3g} (Kendall's W = {w:.2f}), Page's L p = {p_page:.3g} for the article's order; "
+                      f"Holm over both, {blocks} blocks" if math.isfinite(p_friedman) else "Friedman test needs ≥ 2 blocks"))
     numbers += [f"{a} − {b} (the article says >; descriptive, uncorrected): {c}" for (a, b), c in pairs.items()]
-    if not math.isfinite(p) or p >= ALPHA:
+    if not math.isfinite(p_friedman) or p_friedman >= ALPHA:
         verdict = INCONCLUSIVE
-    elif tau >= TAU_SUPPORTED:
+    elif p_page < ALPHA and tau >= TAU_SUPPORTED:
         verdict = SUPPORTED
     elif tau <= TAU_NOT_SUPPORTED:
         verdict = NOT_SUPPORTED
     else:
         verdict = MIXED
-    notes = [f"Rule: if the Friedman test finds the six functions' test accuracies different (p < {ALPHA}), "
-             f"Kendall's τ between the article's order and the measured mean-rank order decides: ≥ {TAU_SUPPORTED} supported, "
-             f"≤ {TAU_NOT_SUPPORTED} not supported, between: mixed; otherwise inconclusive. The adjacent-pair tests are "
-             "shown with their effect sizes (r_rb, the matched-pairs rank-biserial correlation); the verdict does not count them.",
+    notes = [f"Rule: two deciding tests over task × seed blocks, Holm-adjusted together: Friedman's (do the six functions' "
+             f"test accuracies differ?) and Page's L (are they in the article's order?). Functions that do not differ: "
+             f"inconclusive. Supported when Page's test passes and Kendall's τ between the article's order and the measured "
+             f"mean-rank order is ≥ {TAU_SUPPORTED}; not supported when τ ≤ {TAU_NOT_SUPPORTED}; otherwise mixed. The "
+             "adjacent-pair tests are shown with their effect sizes (r_rb, the matched-pairs rank-biserial correlation); the "
+             "verdict does not count them.",
              "The article's order is a textbook rule of thumb; its sources do not measure it."]
     if verdict != SUPPORTED:
         notes.append(f"In plain words: the measured order of the article's six is {' > '.join(measured)}, not "
                      f"{' > '.join(ARTICLE_RANKING)}; {mean_rank.index[0]} ranks best of all {len(mean_rank)}.")
+    tests = {"friedman": f"Holm p = {p_friedman:.3g}, Kendall's W = {w:.2f}, n = {blocks} blocks",
+             "page": f"Holm p = {p_page:.3g} for the article's order, Kendall's τ = {tau:.2f}, n = {blocks} blocks"}
     return ClaimResult(verdict, "test accuracy, each function at its validation-selected learning rate, ranked per task and seed",
-                       numbers, notes, details=Ranking(selected, mean_rank, tau, pairs),
-                       tests={"friedman": f"p = {p:.3g}, Kendall's W = {w:.2f}, n = {len(wide.dropna())} blocks"})
+                       numbers, notes, details=Ranking(selected, mean_rank, tau, pairs), tests=tests)
 
 
 def _draw_ranking(evidence: Evidence, selected: pd.DataFrame, out: Path) -> None:

@@ -31,7 +31,7 @@ def test_smallest_p_is_what_the_most_extreme_data_give():
     assert smallest_p("signed_rank", 5) == pytest.approx(1 / 32)  # five agreeing seeds of five
     assert smallest_p("sign_flip", 10) == pytest.approx(1 / 1024)
     assert smallest_p("t", 3) == 0.0 and smallest_p("tost", 3) == 0.0  # continuous: no floor
-    assert 0 < smallest_p("friedman", 5, 4) < 0.01
+    assert 0 < smallest_p("friedman", 5, 4) < 0.01 and 0 < smallest_p("page", 5, 4) < smallest_p("friedman", 5, 4)
     with pytest.raises(ValueError, match="one of"):
         smallest_p("anova", 5)
 
@@ -99,3 +99,12 @@ def test_tuned_claims_never_test_on_a_tuning_seed():
         assert len(tune.values) >= 4, f"{claim.label} tunes over fewer than 4 values"
         rates = sorted(float(v) for v in tune.values)
         assert all(b / a > 1.5 for a, b in zip(rates, rates[1:])), f"{claim.label}'s rates are not log-spaced"
+
+
+def test_page_reads_the_order_friedman_only_a_difference():
+    from actlab.stats import friedman, page
+
+    rng = np.random.default_rng(0)
+    ordered = np.arange(5.0) + rng.normal(0, 0.5, (12, 5))  # columns increase, with noise
+    assert page(ordered) < 0.001 and page(ordered[:, ::-1]) > 0.5  # the reversed order is not the predicted one
+    assert friedman(ordered) == pytest.approx(friedman(ordered[:, ::-1]))  # Friedman cannot tell the two apart

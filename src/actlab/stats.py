@@ -162,7 +162,7 @@ def ratio_test(a, b) -> Comparison:
 
 
 # --- what a design can reach: a test's smallest p, before any run -------------------------------
-SIDES = {"signed_rank": 2, "sign_flip": 2, "t": 2, "friedman": 1, "tost": 1}  # one-sided tests each adds to a Holm family
+SIDES = {"signed_rank": 2, "sign_flip": 2, "t": 2, "friedman": 1, "page": 1, "tost": 1}  # one-sided tests each adds to a Holm family
 
 
 def smallest_p(test: str, n: int, k: int = 2) -> float:
@@ -175,8 +175,9 @@ def smallest_p(test: str, n: int, k: int = 2) -> float:
         return 1.0
     if test in ("signed_rank", "sign_flip"):
         return float(signed_rank(np.arange(1.0, n + 1))[0]) if test == "signed_rank" else 0.5 ** n
-    if test == "friedman":
-        return friedman(np.tile(np.arange(k, dtype=float), (n, 1))) if k >= 3 else 1.0
+    if test in ("friedman", "page"):
+        ordered = np.tile(np.arange(k, dtype=float), (n, 1))
+        return (friedman(ordered) if test == "friedman" else page(ordered)) if k >= 3 else 1.0
     return 0.0
 
 
@@ -277,6 +278,17 @@ def friedman(table: np.ndarray) -> float:
     if np.all(table == table[:, :1]):
         return 1.0
     return float(scipy_stats.friedmanchisquare(*table.T).pvalue)
+
+
+def page(table: np.ndarray) -> float:
+    """Page's L test over blocks (rows): are the treatments (columns) in increasing order, as
+    predicted? (an ordered alternative, where Friedman's test asks only whether they differ);
+    rows with a NaN are dropped. Asymptotic p: exact enumeration is too slow for resampling."""
+    table = np.asarray(table, dtype=float)
+    table = table[np.all(np.isfinite(table), axis=1)]
+    if table.shape[0] < 2 or table.shape[1] < 3:
+        return np.nan
+    return float(scipy_stats.page_trend_test(table, method="asymptotic").pvalue)
 
 
 def kendall_tau(order_a: list[str], order_b: list[str]) -> float:

@@ -123,7 +123,8 @@ class DecidingTest:
     name: str
     test: str  # actlab.stats.SIDES: signed_rank, sign_flip, t, friedman, tost
     blocks: tuple[str, ...] = ("seed",)  # columns whose distinct value combinations are the test's pairs
-    over: str | None = None  # Friedman: the column whose values are the treatments
+    over: str | None = None  # Friedman, Page: the column whose values are the treatments
+    treatments: int | None = None  # how many of its values the test compares, when not all (claim 8: the article's six)
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ def power(tests: tuple[DecidingTest, ...], jobs: pd.DataFrame) -> list[Power]:
     for test in tests:
         blocks = [c for c in test.blocks if c in jobs]
         n = len(jobs[blocks].drop_duplicates()) if blocks and not jobs.empty else None if not blocks and len(jobs) else 0
-        k = jobs[test.over].nunique() if test.over and test.over in jobs else 2
+        k = test.treatments or (jobs[test.over].nunique() if test.over and test.over in jobs else 2)
         found.append(Power(test, n, k, family))
     return found
 

@@ -25,7 +25,7 @@ from actlab.stats import SIDES
 # rule reads, stated beside them (its module loads them from this YAML).
 CLAIM_KEYS = {"number", "title", "article", "workers", "within", "challenger", "literature", "tests", "rule"}
 CHALLENGE_KEYS = {"joins", "in_place_of", "column", "as", "skip", "field"}
-TEST_KEYS = {"test", "blocks", "over", "margin"}  # margin: a TOST's equivalence margin, which the claim states
+TEST_KEYS = {"test", "blocks", "over", "margin", "treatments"}  # margin: a TOST's equivalence margin, which the claim states
 
 
 class ClaimError(ValueError):
@@ -100,14 +100,15 @@ def deciding_tests(path: Path, spec: dict) -> tuple[DecidingTest, ...]:
             raise ClaimError(f"{path}: claim.tests.{name}.{sorted(set(node) - TEST_KEYS)[0]} is not allowed (one of {', '.join(sorted(TEST_KEYS))})")
         if node.get("test") not in SIDES:
             raise ClaimError(f"{path}: claim.tests.{name}.test is '{node.get('test')}' (one of {', '.join(SIDES)})")
-        if node["test"] == "friedman" and not node.get("over"):
+        if node["test"] in ("friedman", "page") and not node.get("over"):
             raise ClaimError(f"{path}: claim.tests.{name} is a Friedman test: it needs `over`, the column of its treatments")
         if (node["test"] == "tost") != ("margin" in node):
             raise ClaimError(f"{path}: claim.tests.{name}: a TOST needs its `margin` (a positive number), and only a TOST has one")
         if "margin" in node and (not isinstance(node["margin"], (int, float)) or isinstance(node["margin"], bool) or node["margin"] <= 0):
             raise ClaimError(f"{path}: claim.tests.{name}.margin is '{node['margin']}' (a positive number)")
         blocks = node.get("blocks", ["seed"])
-        tests.append(DecidingTest(name, node["test"], tuple([blocks] if isinstance(blocks, str) else blocks), node.get("over")))
+        tests.append(DecidingTest(name, node["test"], tuple([blocks] if isinstance(blocks, str) else blocks), node.get("over"),
+                                  node.get("treatments")))
     return tuple(tests)
 
 
