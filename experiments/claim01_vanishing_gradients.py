@@ -159,8 +159,9 @@ def vanishing_gradients_rule(ratios: pd.DataFrame) -> ClaimResult:
              f"'between' when both one-sided tests show it inside [{VANISH_RATIO:g}, {EXPLODE_RATIO:g}]; all tests in one Holm family, "
              f"read at {ALPHA}. Sigmoid and tanh bear out the article when they vanish with every initializer; a ReLU-family "
              "function when its gradient stays between the thresholds with every initializer (exploding is the other failure). "
-             "Supported when every function bears it out, not supported when none does, mixed otherwise, inconclusive while "
-             f"a test is undecided. The verdict reads initialization only and the plain stack ({PLAIN_MLP}) only: "
+             "Supported when every function bears it out; not supported when none does (an undecided one aside); mixed when some "
+             "do and some do not; inconclusive when the rest are undecided. "
+             f"The verdict reads initialization only and the plain stack ({PLAIN_MLP}) only: "
              f"{RESIDUAL_MLP} (residual blocks, whose skips carry the gradient) is the control, shown, not judged.",
              "Log ratios are tested with t-tests (not signed-rank tests): the log of a product of many per-layer factors is close "
              "to normal, and a rank test over few seeds could not pass Holm's correction over the family; a ratio that "
