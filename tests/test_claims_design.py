@@ -23,6 +23,8 @@ def test_every_full_profile_deciding_test_can_reach_one_percent(name):
     raw = claim.path.read_text()
     assert "  tests:" in raw, f"{claim.path.name} declares no deciding tests (claim.tests; `tests: {{}}` for a claim without any)"
     jobs = expected_jobs(claim.name, "full", stage="plan")
+    unknown = {c for t in claim.tests for c in t.blocks if c not in jobs}
+    assert not unknown, f"{claim.label}'s tests pair by {unknown}, which its jobs do not have (a typo passes as 'no floor')"
     weak = [str(p) for p in design.power(claim.tests, jobs) if not p.reaches]
     assert not weak, f"{claim.label}'s design cannot decide at {design.POWER_LEVEL}: " + "; ".join(weak)
 
