@@ -71,6 +71,7 @@ def pick(tuning: pd.DataFrame, tune: Tune) -> pd.DataFrame:
     rows = tuning[columns].assign(**{SCORE: pd.to_numeric(tuning[SCORE], errors="coerce"),
                                      "_value": pd.to_numeric(tuning[tune.column], errors="coerce")})
     scores = rows.groupby([*tune.by, "_value"], dropna=False)[SCORE].agg(["median", "size"]).reset_index()
+    scores = scores[scores["median"].notna()]  # a value whose runs logged no score cannot be picked
     scores = scores.sort_values([*tune.by, "median", "_value"], ascending=[*[True] * len(tune.by), False, True], kind="stable")
     best = scores.drop_duplicates(list(tune.by)).reset_index(drop=True)
     grid = sorted(float(v) for v in tune.values)
