@@ -201,8 +201,11 @@ hydra:
 def test_a_tune_node_runs_its_tuning_grid_then_fresh_seeds_at_each_pick(tmp_path):
     (tmp_path / "dirs" / "experiment").mkdir(parents=True)
     (tmp_path / "dirs" / "experiment" / "tuned.yaml").write_text(TUNED)
-    args = ("--config-dir", str(tmp_path / "dirs"), "experiment=tuned", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
-    done = _sweep(tmp_path, *args)
+    def tuned_sweep(name: str):  # --config-dir goes before the overrides
+        return run_cli("-m", "--config-dir", str(tmp_path / "dirs"), *TINY, f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}",
+                       f"hydra.sweep.dir={tmp_path / name}", "experiment=tuned", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+
+    done = tuned_sweep("sweep")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "4 tuning jobs" in done.stdout and "picked on the tuning seeds" in done.stdout
     _, children = _children(search_runs(tmp_path / "mlflow.db"))
@@ -215,6 +218,6 @@ def test_a_tune_node_runs_its_tuning_grid_then_fresh_seeds_at_each_pick(tmp_path
         candidates = tuning[tuning["tags.activation"] == activation]
         best = candidates.sort_values(["val", "lr"], ascending=[False, True]).iloc[0]["lr"]
         assert set(runs["lr"]) == {best}, f"{activation} tested at {set(runs['lr'])}, its tuning picked {best}"
-    again = _sweep(tmp_path, *args, name="again")  # the same command: every job is done, both stages skip
+    again = tuned_sweep("again")  # the same command: every job is done, both stages skip
     assert again.returncode == 0 and "sweep: 8 skipped" in again.stdout, again.stdout[-2000:]
     assert len(_children(search_runs(tmp_path / "mlflow.db"))[1]) == 8
