@@ -204,20 +204,28 @@ def check_sweep(args: list[str]) -> int:
     return count
 
 
-def check_report(args: list[str]) -> str:
-    """Parse a `python -m report` command line the way the report does; '' if it is fine."""
-    if str(PROJECT_ROOT / "src") not in sys.path:  # report.py sits beside the package
-        sys.path.insert(0, str(PROJECT_ROOT / "src"))
-    import report
-    from actlab.claims.registry import ClaimError, discover, find
-    from actlab.pipeline.config import CONF_DIR, options, use_user_modules
+def _parse(module_name: str, args: list[str]):
+    """(parsed arguments, '') from the entry module's own `parse_args`, or (None, why it refused)."""
+    import importlib
 
+    if str(PROJECT_ROOT / "src") not in sys.path:  # report.py and challenge.py sit beside the package
+        sys.path.insert(0, str(PROJECT_ROOT / "src"))
     stderr = io.StringIO()
     try:
         with redirect_stderr(stderr), redirect_stdout(io.StringIO()):
-            parsed = report.parse_args(args)
+            return importlib.import_module(module_name).parse_args(args), ""
     except SystemExit as exit_:
-        return "" if exit_.code == 0 else f"the report's parser refused it: {stderr.getvalue().strip().splitlines()[-1]}"
+        return None, "" if exit_.code == 0 else f"the {module_name}'s parser refused it: {stderr.getvalue().strip().splitlines()[-1]}"
+
+
+def check_report(args: list[str]) -> str:
+    """Parse a `python -m report` command line the way the report does; '' if it is fine."""
+    from actlab.claims.registry import ClaimError, discover, find
+    from actlab.pipeline.config import CONF_DIR, options, use_user_modules
+
+    parsed, refused = _parse("report", args)
+    if parsed is None:
+        return refused
     dirs = [CONF_DIR, *(PROJECT_ROOT / d for d in parsed.config_dir)]
     use_user_modules(dirs)
     try:
@@ -229,7 +237,9 @@ def check_report(args: list[str]) -> str:
     if parsed.challenger and parsed.challenger not in options("activation", dirs):
         return f"--challenger {parsed.challenger} is not an activation of the config tree"
     if parsed.commands:
-        out = io.StringIO()
+        import report
+
+        out, stderr = io.StringIO(), io.StringIO()
         with redirect_stdout(out), redirect_stderr(stderr):
             status = report.main(args)
         if status != 0 or not out.getvalue().strip():
@@ -257,17 +267,11 @@ def _pytest(args: list[str]) -> str:
 
 def check_challenge(args: list[str]) -> str:
     """Parse a `python -m challenge` command line as it does; its activation must exist; '' if fine."""
-    if str(PROJECT_ROOT / "src") not in sys.path:
-        sys.path.insert(0, str(PROJECT_ROOT / "src"))
-    import challenge
     from actlab.pipeline.config import CONF_DIR, options
 
-    stderr = io.StringIO()
-    try:
-        with redirect_stderr(stderr), redirect_stdout(io.StringIO()):
-            parsed = challenge.parse_args(args)
-    except SystemExit as exit_:
-        return "" if exit_.code == 0 else f"the challenge's parser refused it: {stderr.getvalue().strip().splitlines()[-1]}"
+    parsed, refused = _parse("challenge", args)
+    if parsed is None:
+        return refused
     dirs = [CONF_DIR, *(PROJECT_ROOT / d for d in parsed.config_dir)]
     if parsed.name not in options("activation", dirs):
         return f"{parsed.name} is not an activation of the config tree"
