@@ -142,3 +142,28 @@ def test_jobs_logging_the_same_new_dataset_at_once_all_link_it(tmp_path):
         assert errors == []
         client = MlflowClient(store.uri)
         assert all(len(client.get_run(run.run_id).inputs.dataset_inputs) == 1 for run in tracked)
+
+
+class _AnswerLostOnce(MlflowClient):
+    """A real client whose first create_run is stored but whose answer never arrives, as when a
+    tracking server is killed between its commit and its reply."""
+
+    lost = False
+
+    def create_run(self, *args, **kwargs):
+        run = super().create_run(*args, **kwargs)
+        if not self.lost:
+            import requests
+            self.lost = True
+            raise requests.exceptions.ConnectionError("connection reset before the reply")
+        return run
+
+
+def test_a_create_run_whose_answer_was_lost_is_found_not_made_twice(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    store = Store(uri, "t")
+    store.client._client = _AnswerLostOnce(tracking_uri=uri)
+    with store.start_run("r", {"activation": "relu"}) as run:
+        run.log_metrics({"loss": 1.0}, 1)
+    runs = MlflowClient(uri).search_runs([store.experiment_id])
+    assert [(r.info.run_id, r.info.status) for r in runs] == [(run.run_id, "FINISHED")]

@@ -22,6 +22,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -36,6 +37,7 @@ from actlab.pipeline.preflight import TrackingUnreachable
 from actlab.pipeline.version import TAG as RESULTS_TAG
 
 HOST = socket.gethostname()
+START_TOKEN_TAG = "start_token"  # one per started run, so that its create_run can be retried safely
 _BATCH = 1000  # MLflow's limit of metrics per log_batch call
 # Queued metrics reach the store at least this often (and all of them when the run ends): what the
 # MLflow UI shows of a running run lags by at most this much.
@@ -76,6 +78,10 @@ class _Retrying:
     def __init__(self, client: MlflowClient, uri: str, retry_s: float):
         self._client, self._uri, self._retry_s = client, uri, float(retry_s)
         self._down = False
+
+    @property
+    def unretried(self) -> MlflowClient:
+        return self._client
 
     def __getattr__(self, name: str):
         if name.startswith("__") or "_client" not in self.__dict__:
@@ -277,8 +283,26 @@ class Store:
         tags = {key: redact.text(value) for key, value in tags.items()}
         if parent_id:
             tags["mlflow.parentRunId"] = parent_id
-        run = self.client.create_run(self.experiment_id, run_name=name, tags=tags)
-        return TrackedRun(self, run.info.run_id)
+        return TrackedRun(self, self._create_run_once(name, tags))
+
+    def _create_run_once(self, name: str, tags: dict[str, str]) -> str:
+        """create_run, retried without making two runs: a server killed after it stored the run but
+        before it answered leaves a run that the retry must find, not duplicate."""
+        tags = {**tags, START_TOKEN_TAG: uuid.uuid4().hex}
+        attempts = 0
+
+        def create_or_find():
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1:
+                found = self.client.unretried.search_runs(
+                    [self.experiment_id], filter_string=f"tags.{START_TOKEN_TAG} = '{tags[START_TOKEN_TAG]}'",
+                    max_results=1)
+                if found:
+                    return found[0]
+            return self.client.unretried.create_run(self.experiment_id, run_name=name, tags=tags)
+
+        return self.client.call(create_or_find).info.run_id
 
     @contextlib.contextmanager
     def claim(self, fingerprint: str):
