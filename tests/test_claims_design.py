@@ -10,7 +10,7 @@ import pytest
 from actlab.claims import design
 from actlab.claims.base import DecidingTest
 from actlab.claims.registry import ClaimError, deciding_tests, discover
-from actlab.claims.tuning import Tune, TuneError, pick, picked_jobs
+from actlab.claims.tuning import Tune, TuneError, beyond, describe, pick, picked_jobs, widened
 from actlab.reporting.claims_report import expected_jobs
 from actlab.stats import equivalence, smallest_p
 
@@ -82,6 +82,40 @@ def test_pick_reads_validation_only_and_flags_the_grids_edge():
                               selected.reset_index(), TUNE)
     assert jobs == [["+experiment/task=t", "activation=relu", "seed=0", "optimizer.learning_rate=0.001"]]
     assert missing == ["no finished tuning run for task t · activation tanh: its test jobs are not run"]
+
+
+def test_an_edge_pick_widens_its_own_group_only_one_plain_value_at_a_time():
+    tune = Tune("optimizer.learning_rate", ("0.0003", "0.001", "0.003", "0.01", "0.03"), "100", ("activation",), widen=2)
+    jobs = [[f"activation={a}", "seed=100", f"optimizer.learning_rate={lr}"] for a in ("relu", "elu") for lr in tune.values]
+    scores = {"relu": {"0.03": 0.9}, "elu": {"0.003": 0.9}}  # relu best at the top edge, elu inside
+
+    def table(jobs):
+        rows = [dict(o.split("=", 1) for o in job) for job in jobs]
+        return pd.DataFrame([{**r, "status": "FINISHED", "best_val_accuracy": scores[r["activation"]].get(r["optimizer.learning_rate"], 0.5)}
+                             for r in rows])
+
+    selected = pick(table(jobs), tune).set_index("activation")
+    assert selected.loc["relu", "at_edge"] and not selected.loc["elu", "at_edge"]
+    more = widened(jobs, selected.reset_index(), tune)
+    assert more == [["activation=relu", "seed=100", "optimizer.learning_rate=0.1"]]
+    scores["relu"]["0.1"] = 0.95  # better again beyond the edge: one more step, then no further (widen=2)
+    jobs += more
+    more = widened(jobs, pick(table(jobs), tune), tune)
+    assert more == [["activation=relu", "seed=100", "optimizer.learning_rate=0.3"]]
+    scores["relu"]["0.3"] = 0.99
+    jobs += more
+    last = pick(table(jobs), tune).set_index("activation")
+    assert last.loc["relu", "optimizer.learning_rate"] == "0.3" and last.loc["relu", "at_edge"]  # still flagged
+    assert widened(jobs, last.reset_index(), tune) == []  # widened twice on that side: no more
+    assert "beyond the tune's grid" in describe(last.reset_index(), tune)[1]
+    assert [f"{beyond(v, tune.values, s):g}" for v, s in ((0.0003, -1), (0.0001, -1), (0.03, 1))] == ["0.0001", "3e-05", "0.1"]
+
+
+def test_tune_refuses_a_widen_that_is_not_a_count():
+    node = {"param": "optimizer.learning_rate", "values": "0.001,0.01", "seeds": "100", "by": ["activation"]}
+    assert Tune.from_config(node).widen == 0
+    with pytest.raises(TuneError, match="tune.widen is -1"):
+        Tune.from_config({**node, "widen": -1})
 
 
 def test_tune_refuses_a_sweep_that_also_sweeps_its_parameter():

@@ -186,9 +186,10 @@ def test_submitit_local_runs_a_two_job_sweep(tmp_path):
 TUNED = """# @package _global_
 tune:
   param: optimizer.learning_rate
-  values: "0.0001,0.05"
+  values: "0.001,0.01"
   seeds: "100"
   by: [activation]
+  widen: 1
 hydra:
   sweeper:
     params:
@@ -197,8 +198,8 @@ hydra:
 """
 
 
-@pytest.mark.slow  # ~40 s: 8 tiny jobs in two stages, then the same command again
-def test_a_tune_node_runs_its_tuning_grid_then_fresh_seeds_at_each_pick(tmp_path):
+@pytest.mark.slow  # ~50 s: 10 tiny jobs in three stages, then the same command again
+def test_a_tune_node_runs_its_tuning_grid_widens_it_then_fresh_seeds_at_each_pick(tmp_path):
     (tmp_path / "dirs" / "experiment").mkdir(parents=True)
     (tmp_path / "dirs" / "experiment" / "tuned.yaml").write_text(TUNED)
     def tuned_sweep(name: str):  # --config-dir goes before the overrides
@@ -208,16 +209,19 @@ def test_a_tune_node_runs_its_tuning_grid_then_fresh_seeds_at_each_pick(tmp_path
     done = tuned_sweep("sweep")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "4 tuning jobs" in done.stdout and "picked on the tuning seeds" in done.stdout
+    assert "widening the grid: 2 tuning jobs" in done.stdout  # a 2-value grid: every pick sits at an edge
     _, children = _children(search_runs(tmp_path / "mlflow.db"))
     children = children.assign(lr=children["params.optimizer.learning_rate"].astype(float), seed=children["tags.seed"].astype(int),
                                val=children["metrics.best/val_accuracy"].astype(float))
     tuning, tested = children[children["seed"] == 100], children[children["seed"] != 100]
-    assert len(tuning) == 4 and set(tuning["lr"]) == {0.0001, 0.05}  # every rate, on the tuning seed only
     assert len(tested) == 4 and sorted(tested["seed"]) == [0, 0, 1, 1]  # the sweep's own seeds, once each
     for activation, runs in tested.groupby("tags.activation"):
         candidates = tuning[tuning["tags.activation"] == activation]
+        base = candidates[candidates["lr"].isin([0.001, 0.01])]
+        edge = base.sort_values(["val", "lr"], ascending=[False, True]).iloc[0]["lr"]
+        assert set(candidates["lr"]) == {0.001, 0.01, edge / 10 if edge == 0.001 else edge * 10}  # one step beyond its edge
         best = candidates.sort_values(["val", "lr"], ascending=[False, True]).iloc[0]["lr"]
-        assert set(runs["lr"]) == {best}, f"{activation} tested at {set(runs['lr'])}, its tuning picked {best}"
-    again = tuned_sweep("again")  # the same command: every job is done, both stages skip
-    assert again.returncode == 0 and "sweep: 8 skipped" in again.stdout, again.stdout[-2000:]
-    assert len(_children(search_runs(tmp_path / "mlflow.db"))[1]) == 8
+        assert set(runs["lr"]) == {best}, f"{activation} tested at {set(runs['lr'])}, its widened tuning picked {best}"
+    again = tuned_sweep("again")  # the same command: every job is done, all stages skip
+    assert again.returncode == 0 and "sweep: 10 skipped" in again.stdout, again.stdout[-2000:]
+    assert len(_children(search_runs(tmp_path / "mlflow.db"))[1]) == 10

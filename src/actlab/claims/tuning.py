@@ -8,6 +8,10 @@ A claim experiment opts in with a top-level `tune:` node, and its sweep then has
       values: "0.0003,0.001,0.003,0.01"   # at least 4, log-spaced
       seeds: "100,101"                    # never among the sweep's own seeds
       by: [task, activation]              # the rate is picked per task and function
+      widen: 2                            # optional: steps added beyond an edge pick (default 0)
+
+A group whose pick sits at its grid's edge gets the next value beyond that edge, on the same
+tuning seeds, and is picked again, at most `widen` times per side (`widened`).
 
 The sweeper (hydra_plugins.actlab_sweeper) runs the tuning grid, picks, then runs the test grid;
 the report picks again from the same runs with the same `pick`, so both read one rule.
@@ -35,19 +39,23 @@ class Tune:
     values: tuple[str, ...]
     seeds: str
     by: tuple[str, ...]
+    widen: int = 0
 
     @classmethod
     def from_config(cls, node) -> Tune | None:
         if node is None:
             return None
         node = dict(node)
-        unknown = set(node) - {"param", "values", "seeds", "by"}
+        unknown = set(node) - {"param", "values", "seeds", "by", "widen"}
         if unknown or not {"param", "values", "seeds", "by"} <= set(node):
-            raise TuneError(f"tune: needs exactly param, values, seeds and by (got {', '.join(sorted(node))})")
+            raise TuneError(f"tune: needs param, values, seeds and by, and may have widen (got {', '.join(sorted(node))})")
         values = tuple(v.strip() for v in str(node["values"]).split(","))
         if len(values) < 2:
             raise TuneError(f"tune.values has {len(values)} value: a tuning grid needs several")
-        return cls(str(node["param"]), values, str(node["seeds"]), tuple(node["by"]))
+        widen = node.get("widen", 0)
+        if not isinstance(widen, int) or isinstance(widen, bool) or widen < 0:
+            raise TuneError(f"tune.widen is {widen!r}: it must be a whole number of steps, 0 or more")
+        return cls(str(node["param"]), values, str(node["seeds"]), tuple(node["by"]), widen)
 
     @property
     def column(self) -> str:
@@ -62,23 +70,69 @@ class Tune:
 
 def pick(tuning: pd.DataFrame, tune: Tune) -> pd.DataFrame:
     """One row per `by` group: the value with the best median validation score over its finished
-    tuning runs (ties: the smaller value), its score, and whether it sits at the grid's edge."""
-    if "status" in tuning:
-        tuning = tuning[tuning["status"] == "FINISHED"]
+    tuning runs (ties: the smaller value), its score, and whether it sits at the edge of the group's
+    grid (the tune's values and any the group was widened to, run or planned)."""
     columns = [*tune.by, tune.column, SCORE]
     if tuning.empty or not set(columns) <= set(tuning):
         return pd.DataFrame(columns=[*tune.by, tune.column, SCORE, "runs", "at_edge"])
-    rows = tuning[columns].assign(**{SCORE: pd.to_numeric(tuning[SCORE], errors="coerce"),
-                                     "_value": pd.to_numeric(tuning[tune.column], errors="coerce")})
+    values = pd.to_numeric(tuning[tune.column], errors="coerce")
+    grids = {key if isinstance(key, tuple) else (key,): set(group) | {float(v) for v in tune.values}
+             for key, group in values.groupby([tuning[c] for c in tune.by], dropna=False)}
+    finished = tuning["status"] == "FINISHED" if "status" in tuning else pd.Series(True, index=tuning.index)
+    rows = tuning.loc[finished, columns].assign(**{SCORE: pd.to_numeric(tuning.loc[finished, SCORE], errors="coerce"),
+                                                   "_value": values[finished]})
     scores = rows.groupby([*tune.by, "_value"], dropna=False)[SCORE].agg(["median", "size"]).reset_index()
     scores = scores[scores["median"].notna()]  # a value whose runs logged no score cannot be picked
     scores = scores.sort_values([*tune.by, "median", "_value"], ascending=[*[True] * len(tune.by), False, True], kind="stable")
     best = scores.drop_duplicates(list(tune.by)).reset_index(drop=True)
-    grid = sorted(float(v) for v in tune.values)
     as_text = {float(v): v for v in tune.values}
+    edge = []
+    for _, row in best.iterrows():
+        grid = grids[tuple(row[c] for c in tune.by)]
+        edge.append(bool(np.isclose(row["_value"], min(grid)) or np.isclose(row["_value"], max(grid))))
     return pd.DataFrame({**{c: best[c] for c in tune.by}, tune.column: [as_text.get(v, f"{v:g}") for v in best["_value"]],
-                         SCORE: best["median"], "runs": best["size"],
-                         "at_edge": [bool(np.isclose(v, grid[0]) or np.isclose(v, grid[-1])) for v in best["_value"]]})
+                         SCORE: best["median"], "runs": best["size"], "at_edge": edge})
+
+
+def beyond(value: float, grid: tuple[str, ...], side: int) -> float:
+    """The next value past `value` on `side` (-1 below, +1 above), one step of the grid's mean
+    log spacing, rounded to a plain number (1, 2, 3 or 5 times a power of ten)."""
+    numbers = sorted(float(v) for v in grid)
+    step = (numbers[-1] / numbers[0]) ** (1 / (len(numbers) - 1))
+    target = value * step ** side
+    power = 10.0 ** np.floor(np.log10(target))
+    plain = [m * power * scale for m in (1, 2, 3, 5) for scale in (0.1, 1, 10)]
+    nearest = min(plain, key=lambda x: abs(np.log(x / target)))
+    return nearest if (nearest - value) * side > 0 else target
+
+
+def widened(jobs: list[list[str]], selected: pd.DataFrame, tune: Tune) -> list[list[str]]:
+    """The tuning jobs to add: for each group whose pick sits at its grid's edge, its jobs at that
+    edge moved one value beyond it, unless the group was widened `tune.widen` times on that side."""
+    if tune.widen == 0 or selected.empty:
+        return []
+    base = sorted(float(v) for v in tune.values)
+    by_group: dict[tuple[str, ...], list[tuple[float, list[str]]]] = {}
+    for job in jobs:
+        values = {column_name(o.split("=", 1)[0]): o.split("=", 1)[1] for o in job}
+        by_group.setdefault(tuple(str(values.get(c)) for c in tune.by), []).append((float(values[tune.column]), job))
+    added = []
+    for _, row in selected[selected["at_edge"]].iterrows():
+        group = by_group.get(tuple(str(row[c]) for c in tune.by), [])
+        value = float(row[tune.column])
+        grid = sorted({v for v, _ in group})
+        if not grid:
+            continue
+        side = -1 if np.isclose(value, grid[0]) else 1
+        steps_taken = sum(v < base[0] and not np.isclose(v, base[0]) for v in grid) if side < 0 else \
+            sum(v > base[-1] and not np.isclose(v, base[-1]) for v in grid)
+        if steps_taken >= tune.widen:
+            continue
+        new = f"{beyond(value, tune.values, side):g}"
+        for v, job in group:
+            if np.isclose(v, value):
+                added.append([o if column_name(o.split("=", 1)[0]) != tune.column else f"{tune.param}={new}" for o in job])
+    return added
 
 
 def picked_jobs(jobs: list[list[str]], selected: pd.DataFrame, tune: Tune) -> tuple[list[list[str]], list[str]]:
@@ -101,9 +155,10 @@ def describe(selected: pd.DataFrame, tune: Tune) -> list[str]:
     lines = []
     for _, row in selected.iterrows():
         group = " · ".join(str(row[c]) for c in tune.by)
+        widened = "" if row[tune.column] in tune.values else " (beyond the tune's grid, which was widened)"
         edge = " ⚠ at the grid's edge" if row["at_edge"] else ""
         lines.append(f"{group}: {tune.column.split('.')[-1]} {row[tune.column]} (median validation accuracy {row[SCORE]:.3f}, "
-                     f"{int(row['runs'])} tuning runs){edge}")
+                     f"{int(row['runs'])} tuning runs){widened}{edge}")
     return lines
 
 

@@ -53,10 +53,11 @@ def challenger_jobs(name: str, profile: str, dirs: list[Path] | None = None, com
     """The new function's jobs in every claim's grid it joins, each config once (`composer`: a
     running sweep's own config loader, see claims_report.expected_jobs). Without `runs`: every
     claim's jobs, tuning stages included; with `runs` (the store's, after those ran): the test
-    stages of the claims that tune, at the values picked from those runs. With `field`, also the
+    stages of the claims that tune, at the values picked from those runs, or first the jobs of a
+    tuning grid widened where a pick sits at its edge (run this again once they ran). With `field`, also the
     jobs of the functions those claims compare it with (each claim's own grid, unless its YAML says
     `field: false`): a store without them gets them trained once, for every later challenger."""
-    from actlab.reporting.claims_report import expected_jobs, picked
+    from actlab.reporting.claims_report import expected_jobs, tuning_stage
 
     jobs, seen = [], set()
     for claim in entered(dirs):
@@ -66,8 +67,13 @@ def challenger_jobs(name: str, profile: str, dirs: list[Path] | None = None, com
             if runs is not None:
                 if table.attrs["tune"] is None:
                     continue
-                table = expected_jobs(claim.name, profile, dirs, extra, composer, stage="test",
-                                      selected=picked(table, runs)[1])
+                table, tuning, selected = tuning_stage(claim.name, profile, dirs, extra, composer, runs, jobs=table)
+                widening = (tuning["status"] == "missing").to_numpy()  # a widened grid's jobs come first
+                if widening.any():
+                    table.attrs["overrides"] = [o for o, w in zip(table.attrs["overrides"], widening) if w]
+                    table = table[widening]
+                else:
+                    table = expected_jobs(claim.name, profile, dirs, extra, composer, stage="test", selected=selected)
             for overrides, fp in zip(table.attrs["overrides"], table["fingerprint"]):
                 if fp in seen:
                     continue

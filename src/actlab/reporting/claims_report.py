@@ -25,7 +25,7 @@ from omegaconf import OmegaConf
 from actlab.claims import design
 from actlab.claims.base import RESAMPLES, STABLE_SHARE, Claim, ClaimResult, Evidence, judge
 from actlab.claims.registry import discover
-from actlab.claims.tuning import Tune, describe, pick, picked_jobs
+from actlab.claims.tuning import Tune, describe, pick, picked_jobs, widened
 from actlab.pipeline import metric_keys
 from actlab.pipeline.config import CONF_DIR, coerce_floats, column_name, fingerprint
 from actlab.pipeline.sweep import expand
@@ -60,7 +60,7 @@ def _composer(composer: Callable[[list[str]], Any] | None):
 
 def expected_jobs(experiment: str, profile: str, dirs: list[Path] | None = None, extra: list[str] = (),
                   composer: Callable[[list[str]], Any] | None = None, stage: str = "tune",
-                  selected: pd.DataFrame | None = None) -> pd.DataFrame:
+                  selected: pd.DataFrame | None = None, listed: list[list[str]] | None = None) -> pd.DataFrame:
     """One row per job of the experiment's sweep: its override values (in plain column names:
     `+experiment/task` -> `task`) and its config fingerprint; `.attrs["overrides"]` keeps each
     job's overrides as Hydra takes them.
@@ -74,7 +74,8 @@ def expected_jobs(experiment: str, profile: str, dirs: list[Path] | None = None,
     A claim that tunes (`tune:`, actlab.claims.tuning) has stages: `stage="tune"` (the default:
     the jobs a sweep runs first, all of them for a claim that does not tune) gives its tuning grid;
     `stage="test"` its own grid with each group's value from `selected`; `stage="plan"` that grid
-    before any pick, without fingerprints (what its deciding tests' blocks are counted on). `.attrs["tune"]` is the Tune."""
+    before any pick, without fingerprints (what its deciding tests' blocks are counted on). `.attrs["tune"]` is the Tune.
+    `listed`: these jobs instead of the sweep's (a widened tuning grid's, see `tuning_stage`)."""
     dirs = list(dirs or [CONF_DIR])
     base = [*(_searchpath(dirs) if composer is None else []), f"experiment={experiment}", f"profile={profile}"]
     parser = OverridesParser.create()
@@ -84,7 +85,7 @@ def expected_jobs(experiment: str, profile: str, dirs: list[Path] | None = None,
         tune = Tune.from_config(composed.get("tune"))
         if tune is not None and stage == "tune":
             params = tune.tuning_params(params)
-        jobs = expand([*(f"{k}={v}" for k, v in params.items()), *extra], dirs)
+        jobs = listed if listed is not None else expand([*(f"{k}={v}" for k, v in params.items()), *extra], dirs)
         if tune is not None and stage == "test":  # ("plan": the sweep's own grid, before any pick)
             jobs, _ = picked_jobs(jobs, selected if selected is not None else pick(pd.DataFrame(), tune), tune)
         by_groups: dict[tuple[str, ...], Any] = {}
@@ -157,6 +158,35 @@ def picked(tuning_jobs: pd.DataFrame, runs: pd.DataFrame) -> tuple[pd.DataFrame,
     return tuning, pick(tuning, tuning_jobs.attrs["tune"])
 
 
+def tuning_stage(experiment: str, profile: str, dirs: list[Path] | None, extra: list[str], composer,
+                 runs: pd.DataFrame | Callable[[], pd.DataFrame],
+                 launch: Callable[[list[list[str]]], Any] | None = None,
+                 jobs: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """A tuning claim's tuning jobs, widened where a group's pick sits at its grid's edge
+    (actlab.claims.tuning.widened), their runs, and each group's pick. With `launch`, each widening's
+    jobs are trained before picking again (the sweeper); without, the widening the runs already
+    call for is planned (jobs with no run yet), so the report and the sweeper read one rule.
+    `runs`: a table, or a function that reads the store anew; `jobs`: the unwidened tuning jobs, if
+    already composed."""
+    read = runs if callable(runs) else (lambda: runs)
+    if jobs is None:
+        jobs = expected_jobs(experiment, profile, dirs, extra, composer, stage="tune")
+    tune = jobs.attrs["tune"]
+    tuning, selected = picked(jobs, read())
+    for _ in range(2 * tune.widen):  # one step per round, at most `widen` on each side
+        more = [job for job in widened(jobs.attrs["overrides"], selected, tune) if job not in jobs.attrs["overrides"]]
+        if not more:
+            break
+        if launch is not None:
+            launch(more)
+        added = expected_jobs(experiment, profile, dirs, extra, composer, stage="tune", listed=more)
+        overrides = jobs.attrs["overrides"] + added.attrs["overrides"]
+        jobs = pd.concat([jobs, added], ignore_index=True)
+        jobs.attrs.update(overrides=overrides, tune=tune)
+        tuning, selected = picked(jobs, read())
+    return jobs, tuning, selected
+
+
 def chance_column(table: pd.DataFrame) -> pd.Series:
     """Each run's chance level: the share of the validation split's most frequent class, which every
     run logs (`data.chance`); NaN for runs without it (no run is then marked collapsed)."""
@@ -213,8 +243,8 @@ class ReportData:
     def evidence(self, claim: Claim, profile: str, dirs: list[Path] | None = None, extra: list[str] = ()) -> Evidence:
         jobs = expected_jobs(claim.name, profile, dirs, extra, stage="tune")
         tune, tuning, selected = jobs.attrs["tune"], None, None
-        if tune is not None:  # tune, then test: pick on the tuning runs, then read the test stage
-            tuning, selected = picked(jobs, self.runs)
+        if tune is not None:  # tune, then test: pick on the (widened) tuning runs, then read the test stage
+            _, tuning, selected = tuning_stage(claim.name, profile, dirs, extra, None, self.runs, jobs=jobs)
             jobs = expected_jobs(claim.name, profile, dirs, extra, stage="test", selected=selected)
         table = _evidence_table(jobs, self.runs)
         table["chance"] = chance_column(table)
@@ -270,9 +300,11 @@ def deciding_lines(claim: Claim, evidence: Evidence, result: ClaimResult) -> lis
     tune = evidence.tune
     if tune is not None and evidence.selected is not None:
         edges = int(evidence.selected["at_edge"].sum())
+        widening = (f", widened by up to {tune.widen} value(s) beyond an edge where a group's pick sat there"
+                    if tune.widen else ", not widened")
         lines.append(f"**Tune, then test:** {tune.column.split('.')[-1]} picked per {' × '.join(tune.by)} on tuning seeds {tune.seeds} "
-                     f"from {{{', '.join(tune.values)}}}; the runs above are fresh seeds at the picked value"
-                     + (f"; {edges} pick(s) at the grid's edge ⚠" if edges else "; no pick at the grid's edge") + ".")
+                     f"from {{{', '.join(tune.values)}}}{widening}; the runs above are fresh seeds at the picked value"
+                     + (f"; {edges} pick(s) still at the edge ⚠" if edges else "; no pick at the grid's edge") + ".")
         lines += [f"<details><summary>{len(evidence.selected)} picks</summary>", "", *[f"- {x}" for x in describe(evidence.selected, tune)],
                   "", "</details>", ""]
     return lines

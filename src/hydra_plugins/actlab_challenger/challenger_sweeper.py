@@ -74,11 +74,19 @@ class ChallengerSweeper(Sweeper):
               f"from {len({job.experiment for job in jobs})} claims · {len(jobs) - len(todo)} already in the store · "
               f"{len(todo)} to train ({sum(j.alone for j in todo)} timed one at a time)", flush=True)
         returns = self._launch(todo, passed, 0)
-        # Claims that tune (actlab.claims.tuning): their test stage, at the values the tuning runs picked.
-        tested = self._todo(challenger_jobs(name, profile, dirs, composer, runs=current_runs(store), field=True), store)
-        if tested:
-            print(f"challenger: {name} · {len(tested)} test-stage jobs at the learning rates the tuning runs picked", flush=True)
-        return returns + self._launch(tested, passed, len(returns))
+        # Claims that tune (actlab.claims.tuning): a grid widened where a pick sits at its edge, one
+        # value per round, then their test stage at the values the tuning runs picked.
+        launched = {job.fingerprint for job in todo}
+        while True:  # each job at most once: a run that failed (diverged) is not retried in a loop
+            later = [job for job in self._todo(challenger_jobs(name, profile, dirs, composer, runs=current_runs(store), field=True), store)
+                     if job.fingerprint not in launched]
+            if not later:
+                break
+            launched |= {job.fingerprint for job in later}
+            print(f"challenger: {name} · {len(later)} jobs of the tuning claims' next stage (a widened grid, "
+                  "or the test seeds at the picked learning rates)", flush=True)
+            returns += self._launch(later, passed, len(returns))
+        return returns
 
     @staticmethod
     def _todo(jobs, store) -> list:

@@ -83,19 +83,29 @@ class BasicSweeper(HydraBasicSweeper):
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         returns = self._launch(tuning, 0)
-        jobs, missing = self._test_stage(tune, own, arguments)
+        launched = len(tuning)
+        not_job = [a for a in arguments if a.startswith(NOT_JOB_ARGUMENTS)]  # the launcher's, Hydra's: not in a job's grid
+
+        def widen(more: list[list[str]]) -> None:  # groups picked at their grid's edge: one value further
+            nonlocal returns, launched
+            print(f"widening the grid: {len(more)} tuning jobs one value beyond an edge pick", flush=True)
+            returns += self._launch([[*job, *not_job] for job in more], launched)
+            launched += len(more)
+
+        jobs, missing = self._test_stage(tune, own, arguments, widen)
         for line in missing:
             print(f"warning: {line}", flush=True)
-        return returns + self._launch(jobs, len(tuning))
+        return returns + self._launch(jobs, launched)
 
-    def _test_stage(self, tune, own: dict[str, str], arguments: List[str]) -> tuple[list[list[str]], list[str]]:
-        """The sweep's own jobs, each at its group's value picked from the store's tuning runs."""
+    def _test_stage(self, tune, own: dict[str, str], arguments: List[str], widen) -> tuple[list[list[str]], list[str]]:
+        """The sweep's own jobs, each at its group's value picked from the store's tuning runs (the
+        grid widened first where a pick sits at its edge: `widen` launches those jobs)."""
         from hydra.types import RunMode
 
         from actlab.claims.tuning import describe, picked_jobs
         from actlab.pipeline.config import config_dirs
         from actlab.pipeline.track import Store
-        from actlab.reporting.claims_report import current_runs, expected_jobs, picked
+        from actlab.reporting.claims_report import current_runs, tuning_stage
 
         cfg = self.real_config
         loader, name = self.hydra_context.config_loader, cfg.hydra.job.config_name
@@ -104,9 +114,8 @@ class BasicSweeper(HydraBasicSweeper):
             return loader.load_configuration(config_name=name, overrides=overrides, run_mode=RunMode.RUN)
 
         extra = [a for a in arguments if not a.startswith(NOT_JOB_ARGUMENTS)]
-        tuning_jobs = expected_jobs(cfg.hydra.runtime.choices["experiment"], str(cfg.profile), config_dirs(cfg), extra,
-                                    composer, stage="tune")
         store = Store(cfg.tracking.uri, cfg.tracking.experiment)
-        _, selected = picked(tuning_jobs, current_runs(store))
+        _, _, selected = tuning_stage(cfg.hydra.runtime.choices["experiment"], str(cfg.profile), config_dirs(cfg), extra,
+                                      composer, lambda: current_runs(store), launch=widen)
         print("picked on the tuning seeds (median best validation accuracy):\n  " + "\n  ".join(describe(selected, tune)), flush=True)
         return picked_jobs(self._grid(own, arguments), selected, tune)
