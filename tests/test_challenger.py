@@ -246,6 +246,7 @@ def test_the_bottom_lines_answers_read_the_claims_own_tables():
     assert "relu 40% dead" in answer.sentence
 
 
+@pytest.mark.slow  # 14 s: composes every claim's grid; the default run stays within 5 minutes
 def test_the_challengers_jobs_bring_the_fields_and_time_it_in_sessions_of_its_own(monkeypatch):
     """The quick plan for Serf: its own jobs in every claim it joins, each claim's own grid as the
     field (none for claims 6 and 10), each config once; claim 6 times relu, elu and serf only."""

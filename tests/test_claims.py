@@ -436,6 +436,7 @@ def _timings(log_ratios: list[float], rounds: int = 10) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@pytest.mark.slow  # 11 s: 200 resamples of two rules; the default run stays within 5 minutes
 def test_stability_of_a_borderline_and_a_firm_verdict():
     borderline = claims.stability_of_table(rules(6).inference_speed_rule, _timings([0.05, 0.01, 0.04, -0.005, 0.03]))
     assert borderline is not None and borderline.share < claims.STABLE_SHARE and borderline.unstable
@@ -532,6 +533,7 @@ def test_claim3_names_units_lost_where_only_relu_collapsed(tmp_path):
     assert any("elu loses units at lr 0.1 (dead share 0.65, best val accuracy 0.800)" in n for n in result.notes)
 
 
+@pytest.mark.slow  # 9 s: resamples a challenger's claims; the default run stays within 5 minutes
 def test_a_challengers_verdict_carries_the_stability_of_the_claims_own_rule(tmp_path):
     """Serf in ELU's place in claim 6 (its hook): the verdict and its stability come from the claim's
     rule on the same table REPORT.md's would resample, so a borderline timing table is marked unstable here too."""

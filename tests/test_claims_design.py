@@ -109,6 +109,11 @@ def test_an_edge_pick_widens_its_own_group_only_one_plain_value_at_a_time():
     assert widened(jobs, last.reset_index(), tune) == []  # widened twice on that side: no more
     assert "beyond the tune's grid" in describe(last.reset_index(), tune)[1]
     assert [f"{beyond(v, tune.values, s):g}" for v, s in ((0.0003, -1), (0.0001, -1), (0.03, 1))] == ["0.0001", "3e-05", "0.1"]
+    scores["elu"] = {}  # every rate at the same score (a net no rate trains): a tie, flagged, not widened
+    tied = pick(table(jobs), tune).set_index("activation")
+    assert tied.loc["elu", "optimizer.learning_rate"] == "0.0003" and tied.loc["elu", "tie"] and not tied.loc["relu", "tie"]
+    assert widened(jobs, tied.reset_index(), tune) == []
+    assert "a wider grid would not break the tie" in describe(tied.reset_index(), tune)[0]
 
 
 def test_tune_refuses_a_widen_that_is_not_a_count():

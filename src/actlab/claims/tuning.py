@@ -70,11 +70,12 @@ class Tune:
 
 def pick(tuning: pd.DataFrame, tune: Tune) -> pd.DataFrame:
     """One row per `by` group: the value with the best median validation score over its finished
-    tuning runs (ties: the smaller value), its score, and whether it sits at the edge of the group's
-    grid (the tune's values and any the group was widened to, run or planned)."""
+    tuning runs (ties: the smaller value), its score, whether it sits at the edge of the group's
+    grid (the tune's values and any the group was widened to, run or planned), and whether every
+    value scored the same (`tie`: a net that no rate trains, at chance, which no wider grid helps)."""
     columns = [*tune.by, tune.column, SCORE]
     if tuning.empty or not set(columns) <= set(tuning):
-        return pd.DataFrame(columns=[*tune.by, tune.column, SCORE, "runs", "at_edge"])
+        return pd.DataFrame(columns=[*tune.by, tune.column, SCORE, "runs", "at_edge", "tie"])
     values = pd.to_numeric(tuning[tune.column], errors="coerce")
     grids = {key if isinstance(key, tuple) else (key,): set(group) | {float(v) for v in tune.values}
              for key, group in values.groupby([tuning[c] for c in tune.by], dropna=False)}
@@ -85,13 +86,16 @@ def pick(tuning: pd.DataFrame, tune: Tune) -> pd.DataFrame:
     scores = scores[scores["median"].notna()]  # a value whose runs logged no score cannot be picked
     scores = scores.sort_values([*tune.by, "median", "_value"], ascending=[*[True] * len(tune.by), False, True], kind="stable")
     best = scores.drop_duplicates(list(tune.by)).reset_index(drop=True)
+    spread = scores.groupby(list(tune.by), dropna=False)["median"].agg(worst="min", values="size").reset_index()
+    best = best.merge(spread, on=list(tune.by), how="left")
+    tie = np.isclose(best["median"], best["worst"], rtol=0, atol=1e-9) & (best["values"] > 1)
     as_text = {float(v): v for v in tune.values}
     edge = []
     for _, row in best.iterrows():
         grid = grids[tuple(row[c] for c in tune.by)]
         edge.append(bool(np.isclose(row["_value"], min(grid)) or np.isclose(row["_value"], max(grid))))
     return pd.DataFrame({**{c: best[c] for c in tune.by}, tune.column: [as_text.get(v, f"{v:g}") for v in best["_value"]],
-                         SCORE: best["median"], "runs": best["size"], "at_edge": edge})
+                         SCORE: best["median"], "runs": best["size"], "at_edge": edge, "tie": tie.to_numpy()})
 
 
 def beyond(value: float, grid: tuple[str, ...], side: int) -> float:
@@ -117,7 +121,8 @@ def widened(jobs: list[list[str]], selected: pd.DataFrame, tune: Tune) -> list[l
         values = {column_name(o.split("=", 1)[0]): o.split("=", 1)[1] for o in job}
         by_group.setdefault(tuple(str(values.get(c)) for c in tune.by), []).append((float(values[tune.column]), job))
     added = []
-    for _, row in selected[selected["at_edge"]].iterrows():
+    tie = selected["tie"].astype(bool) if "tie" in selected else False
+    for _, row in selected[selected["at_edge"].astype(bool) & ~tie].iterrows():
         group = by_group.get(tuple(str(row[c]) for c in tune.by), [])
         value = float(row[tune.column])
         grid = sorted({v for v, _ in group})
@@ -157,6 +162,8 @@ def describe(selected: pd.DataFrame, tune: Tune) -> list[str]:
         group = " · ".join(str(row[c]) for c in tune.by)
         widened = "" if row[tune.column] in tune.values else " (beyond the tune's grid, which was widened)"
         edge = " ⚠ at the grid's edge" if row["at_edge"] else ""
+        if row.get("tie", False):
+            edge = " (every value scored the same: no rate trains it, and a wider grid would not break the tie)"
         lines.append(f"{group}: {tune.column.split('.')[-1]} {row[tune.column]} (median validation accuracy {row[SCORE]:.3f}, "
                      f"{int(row['runs'])} tuning runs){widened}{edge}")
     return lines

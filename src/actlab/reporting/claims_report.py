@@ -299,12 +299,15 @@ def deciding_lines(claim: Claim, evidence: Evidence, result: ClaimResult) -> lis
         lines.append("")
     tune = evidence.tune
     if tune is not None and evidence.selected is not None:
-        edges = int(evidence.selected["at_edge"].sum())
+        ties = evidence.selected["tie"].astype(bool) if "tie" in evidence.selected else pd.Series(False, index=evidence.selected.index)
+        edges = int((evidence.selected["at_edge"].astype(bool) & ~ties).sum())
         widening = (f", widened by up to {tune.widen} value(s) beyond an edge where a group's pick sat there"
                     if tune.widen else ", not widened")
         lines.append(f"**Tune, then test:** {tune.column.split('.')[-1]} picked per {' × '.join(tune.by)} on tuning seeds {tune.seeds} "
                      f"from {{{', '.join(tune.values)}}}{widening}; the runs above are fresh seeds at the picked value"
-                     + (f"; {edges} pick(s) still at the edge ⚠" if edges else "; no pick at the grid's edge") + ".")
+                     + (f"; {edges} pick(s) still at the edge ⚠" if edges else "; no pick at the grid's edge")
+                     + (f"; {int(ties.sum())} group(s) scored the same at every value (not trained by any: not widened)" if ties.any() else "")
+                     + ".")
         lines += [f"<details><summary>{len(evidence.selected)} picks</summary>", "", *[f"- {x}" for x in describe(evidence.selected, tune)],
                   "", "</details>", ""]
     return lines
