@@ -448,6 +448,18 @@ def test_stability_of_a_borderline_and_a_firm_verdict():
     assert again == borderline
 
 
+def test_judging_claims_in_forked_workers_gives_the_stabilities_of_judging_them_one_by_one(tmp_path):
+    claim8 = BY_NUMBER[8]
+    article = rules(8).ARTICLE_RANKING
+    evidences = [_ranking(article), _ranking(["elu", "selu", "relu", "leaky_relu", "sigmoid", "tanh"])]
+    both = [(claim8, evidence, tmp_path / f"{i}.png") for i, evidence in enumerate(evidences)]
+    forked = claims.judge_all(both, workers=2, resamples=20)
+    alone = claims.judge_all(both, workers=1, resamples=20)
+    assert [r.verdict for r in forked] == ["supported", "mixed"]
+    assert [r.stability for r in forked] == [r.stability for r in alone]
+    assert forked[0].stability == claims.stability_of_table(claim8.analyze.rule, claim8.analyze.prepare(evidences[0]), 20, claim8.seed)
+
+
 def test_block_resampling_keeps_whole_blocks_and_relabels_them():
     table = _ranking(rules(8).ARTICLE_RANKING).table
     resample = claims.resample_blocks(table, np.random.default_rng(0))

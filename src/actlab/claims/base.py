@@ -259,6 +259,7 @@ def collapsed_runs(table: pd.DataFrame, by: list[str]) -> list[str]:
 # --- one claim = prepare, rule, draw; stability re-runs the rule on block resamples --------------
 STABLE_SHARE = 0.8  # verdicts reproduced by fewer resamples than this are marked unstable
 RESAMPLES = 200
+RESAMPLING_WORKERS = 2  # forked processes that resample a report's claims (judge_all)
 MIN_BLOCKS = 3  # with fewer blocks (e.g. the quick profile's single seed) a resample is nearly the table itself
 
 
@@ -324,14 +325,46 @@ def stability(analysis: Callable, evidence: Evidence, resamples: int = RESAMPLES
     return stability_of_table(analysis.rule, analysis.prepare(evidence), resamples, seed)
 
 
-
-
 def judge(claim: Claim, evidence: Evidence, out: Path | None) -> ClaimResult:
     """A claim's verdict by its own rule (drawn to `out`) with that verdict's stability: REPORT.md's
     and a challenger's alike."""
     result = claim.analyze(evidence, out)
     result.stability = stability(claim.analyze, evidence, seed=claim.seed)
     return result
+
+
+_RESAMPLING: list[tuple[Callable, pd.DataFrame, int, int] | None] = []  # what forked workers read (nothing is pickled in)
+
+
+def _stability_of(index: int) -> Stability | None:
+    task = _RESAMPLING[index]
+    return None if task is None else stability_of_table(task[0], task[1], resamples=task[3], seed=task[2])
+
+
+def judge_all(claims: list[tuple[Claim, Evidence, Path | None]], workers: int = RESAMPLING_WORKERS,
+              resamples: int = RESAMPLES) -> list[ClaimResult]:
+    """`judge` for several claims, the same numbers: verdicts and figures here, one claim after the
+    other; the stabilities (most of a report's time) in `workers` forked processes, which get each
+    claim's rule and prepared table by inheritance and send back only the Stability."""
+    import multiprocessing
+
+    global _RESAMPLING
+    results = [claim.analyze(evidence, out) for claim, evidence, out in claims]
+    tasks = [(claim.analyze.rule, claim.analyze.prepare(evidence), claim.seed, resamples)
+             if isinstance(claim.analyze, Analysis) and claim.analyze.resample and not _missing(evidence) else None
+             for claim, evidence, _ in claims]
+    _RESAMPLING = tasks
+    try:
+        if workers < 2 or sum(t is not None for t in tasks) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+            found = [_stability_of(i) for i in range(len(tasks))]
+        else:
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                found = pool.map(_stability_of, range(len(tasks)), chunksize=1)
+    finally:
+        _RESAMPLING = []
+    for result, stable in zip(results, found):
+        result.stability = stable
+    return results
 
 
 def selected_table(evidence: Evidence) -> pd.DataFrame:

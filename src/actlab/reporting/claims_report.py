@@ -23,7 +23,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
 from actlab.claims import design
-from actlab.claims.base import RESAMPLES, STABLE_SHARE, Claim, ClaimResult, Evidence, judge
+from actlab.claims.base import RESAMPLES, RESAMPLING_WORKERS, STABLE_SHARE, Claim, ClaimResult, Evidence, judge_all
 from actlab.claims.registry import discover
 from actlab.claims.tuning import Tune, describe, pick, picked_jobs, widened
 from actlab.pipeline import metric_keys
@@ -403,12 +403,12 @@ def build_report(uri: str, profile: str, keys: list[str], out: Path, wall_time_s
     warn_newer(data.ignored)
     figures_dir = out / "figures"
     figures_dir.mkdir(parents=True, exist_ok=True)
-    results, stability_s = [], 0.0
-    for claim in claims:
-        evidence = data.evidence(claim, profile, dirs)
-        result = judge(claim, evidence, figures_dir / f"{claim.name}.png")
-        stability_s += result.stability.seconds if result.stability else 0.0
-        results.append((claim, evidence, result))
+    evidences = [data.evidence(claim, profile, dirs) for claim in claims]
+    resampling_started = time.perf_counter()
+    judged = judge_all([(claim, evidence, figures_dir / f"{claim.name}.png") for claim, evidence in zip(claims, evidences)])
+    results = list(zip(claims, evidences, judged))
+    stability_s = sum(result.stability.seconds for result in judged if result.stability)
+    resampling_s = time.perf_counter() - resampling_started
     finished = sum(int((e.table["status"] == "FINISHED").sum()) for _, e, _ in results)
     expected = sum(len(e.table) for _, e, _ in results)
     used = used_runs(data, [e for _, e, _ in results])
@@ -417,7 +417,8 @@ def build_report(uri: str, profile: str, keys: list[str], out: Path, wall_time_s
     wall = f"experiments {wall_time_s / 60:.1f} min + report {report_s:.0f} s" if wall_time_s else f"report {report_s:.0f} s (experiments not timed)"
     header = {
         "machine": machine(), "versions": software_versions(), "wall_time": wall,
-        "resampling": f"{stability_s:.0f} s of the report's time ({RESAMPLES} block resamples per claim)",
+        "resampling": (f"{RESAMPLES} block resamples per claim, {stability_s:.0f} s of work on {RESAMPLING_WORKERS} processes; with the verdicts "
+                       f"and figures, {resampling_s:.0f} s of the report's time"),
         "runs": f"{finished} finished of {expected} jobs across the claims' sweeps (shared runs counted once per claim)",
         "commands": _commands(profile, claims, all_claims, dirs),
         "code": describe_versions(used, data.ignored),
