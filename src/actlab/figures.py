@@ -102,8 +102,15 @@ def median_band(ax, x, groups, label, **style):
 
 
 def save(fig, path: Path, title: str) -> None:
+    import warnings
+
     fig.suptitle(title)
-    fig.tight_layout()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        try:
+            fig.tight_layout()
+        except UserWarning:  # too many labels for tight_layout's margins (a large sweep's summary): the other engine
+            fig.set_layout_engine("constrained")
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
