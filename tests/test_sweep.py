@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.request
 
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
@@ -113,6 +114,16 @@ def test_sigkilled_sweep_resumes_without_duplicates(tmp_path):
     assert sum(line.startswith("[") and "/6] " in line for line in lines) == 6
     assert any(line.startswith("[") and "elu · seed 1 · skipped · already finished as run " in line for line in lines)
     assert again.stdout.count("mlflow ui --backend-store-uri") == 1
+
+
+@pytest.mark.slow  # ~15 s
+def test_a_sweep_without_an_activation_axis_groups_its_figure_by_the_runs_activation(tmp_path):
+    done = _sweep(tmp_path, "seed=0,1")  # the activation comes from the config, not from an override
+    assert done.returncode == 0, done.stderr[-3000:]
+    parents, children = _children(search_runs(tmp_path / "mlflow.db"))
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    jobs = pd.read_csv(client.download_artifacts(parents.iloc[0]["run_id"], "sweep_jobs.csv", str(tmp_path)))
+    assert sorted(jobs["group"]) == sorted(children["tags.activation"]) and jobs["group"].nunique() == 1
 
 
 @pytest.mark.slow  # 9-27 s: the default run stays within 5 minutes

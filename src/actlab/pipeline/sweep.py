@@ -476,7 +476,10 @@ def summarize_sweep(store, parent_id: str, rows: list[dict[str, Any]], axes: lis
         if not row.get("run_id"):
             continue
         values = dict(o.split("=", 1) for o in row.get("overrides", "").split() if "=" in o)
-        label = values.get(group) or job_label(row.get("overrides", ""), [group])
+        label = values.get(group)
+        if label is None and group == "activation":  # set by another group (a claim's condition): the run says which
+            label = store.client.get_run(row["run_id"]).data.tags.get("activation")
+        label = label or job_label(row.get("overrides", ""), [group])
         table.append({"run_id": row["run_id"], "group": label, "status": row["status"], "job": row["job"]})
     runs = pd.DataFrame(table, columns=["run_id", "group", "status", "job"])
     accuracy, profiles = {}, {}
