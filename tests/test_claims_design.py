@@ -113,7 +113,17 @@ def test_an_edge_pick_widens_its_own_group_only_one_plain_value_at_a_time():
     tied = pick(table(jobs), tune).set_index("activation")
     assert tied.loc["elu", "optimizer.learning_rate"] == "0.0003" and tied.loc["elu", "tie"] and not tied.loc["relu", "tie"]
     assert widened(jobs, tied.reset_index(), tune) == []
-    assert "a wider grid would not break the tie" in describe(tied.reset_index(), tune)[0]
+    assert "a tie is not widened" in describe(tied.reset_index(), tune)[0]
+
+
+def test_a_planned_value_without_a_run_leaves_the_pick_at_the_edge_and_nan_groups_are_picked():
+    tune = Tune("optimizer.learning_rate", ("0.001", "0.01"), "100", ("task", "activation"), widen=1)
+    rows = [{"task": "t", "activation": a, "optimizer.learning_rate": lr, "status": "FINISHED", "best_val_accuracy": score}
+            for a in ("relu", None) for lr, score in (("0.001", 0.5), ("0.01", 0.9))]
+    rows.append({"task": "t", "activation": "relu", "optimizer.learning_rate": "0.1", "status": "missing", "best_val_accuracy": None})
+    selected = pick(pd.DataFrame(rows), tune)
+    assert len(selected) == 2 and selected["at_edge"].all()  # 0.1 is planned, not run: 0.01 is still the edge
+    assert selected["optimizer.learning_rate"].tolist() == ["0.01", "0.01"]
 
 
 def test_tune_refuses_a_widen_that_is_not_a_count():

@@ -29,7 +29,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -318,9 +318,14 @@ def stability_of_table(rule: Callable[[pd.DataFrame], ClaimResult], table: pd.Da
     return Stability(same / resamples, resamples, tuple(blocks), time.perf_counter() - started)
 
 
+def _resampled(analysis: Callable, evidence: Evidence) -> bool:
+    """Whether a claim's verdict has a stability: a resampling analysis with runs to resample."""
+    return isinstance(analysis, Analysis) and analysis.resample and not _missing(evidence)
+
+
 def stability(analysis: Callable, evidence: Evidence, resamples: int = RESAMPLES, seed: int = 0) -> Stability | None:
     """Stability of a claim's verdict; None when it has no runs or no blocks to resample."""
-    if not isinstance(analysis, Analysis) or not analysis.resample or _missing(evidence):
+    if not _resampled(analysis, evidence):
         return None
     return stability_of_table(analysis.rule, analysis.prepare(evidence), resamples, seed)
 
@@ -333,38 +338,52 @@ def judge(claim: Claim, evidence: Evidence, out: Path | None) -> ClaimResult:
     return result
 
 
-_RESAMPLING: list[tuple[Callable, pd.DataFrame, int, int] | None] = []  # what forked workers read (nothing is pickled in)
+class _Resampling(NamedTuple):
+    rule: Callable[[pd.DataFrame], ClaimResult]
+    table: pd.DataFrame
+    resamples: int
+    seed: int
+
+
+# What forked workers read: inherited, not pickled (the rules are partials and closures of modules
+# loaded from experiment folders, which a spawned process could not import by name).
+_RESAMPLING: list[_Resampling | None] = []
 
 
 def _stability_of(index: int) -> Stability | None:
     task = _RESAMPLING[index]
-    return None if task is None else stability_of_table(task[0], task[1], resamples=task[3], seed=task[2])
+    return None if task is None else stability_of_table(task.rule, task.table, task.resamples, task.seed)
+
+
+def _one_blas_thread() -> None:
+    """A forked worker's numpy on one thread: the workers share the machine's cores."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
 
 
 def judge_all(claims: list[tuple[Claim, Evidence, Path | None]], workers: int = RESAMPLING_WORKERS,
-              resamples: int = RESAMPLES) -> list[ClaimResult]:
+              resamples: int = RESAMPLES) -> tuple[list[ClaimResult], int]:
     """`judge` for several claims, the same numbers: verdicts and figures here, one claim after the
-    other; the stabilities (most of a report's time) in `workers` forked processes, which get each
-    claim's rule and prepared table by inheritance and send back only the Stability."""
+    other; the stabilities (most of a report's time) in `workers` forked processes, which send back
+    only the Stability. Also returns how many processes resampled."""
     import multiprocessing
 
     global _RESAMPLING
     results = [claim.analyze(evidence, out) for claim, evidence, out in claims]
-    tasks = [(claim.analyze.rule, claim.analyze.prepare(evidence), claim.seed, resamples)
-             if isinstance(claim.analyze, Analysis) and claim.analyze.resample and not _missing(evidence) else None
-             for claim, evidence, _ in claims]
-    _RESAMPLING = tasks
+    _RESAMPLING = [_Resampling(claim.analyze.rule, claim.analyze.prepare(evidence), resamples, claim.seed)
+                   if _resampled(claim.analyze, evidence) else None for claim, evidence, _ in claims]
     try:
-        if workers < 2 or sum(t is not None for t in tasks) < 2 or "fork" not in multiprocessing.get_all_start_methods():
-            found = [_stability_of(i) for i in range(len(tasks))]
+        if workers < 2 or sum(t is not None for t in _RESAMPLING) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+            workers, found = 1, [_stability_of(i) for i in range(len(_RESAMPLING))]
         else:
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
-                found = pool.map(_stability_of, range(len(tasks)), chunksize=1)
+            with multiprocessing.get_context("fork").Pool(workers, initializer=_one_blas_thread) as pool:
+                found = pool.map(_stability_of, range(len(_RESAMPLING)), chunksize=1)
     finally:
         _RESAMPLING = []
     for result, stable in zip(results, found):
         result.stability = stable
-    return results
+    return results, workers
 
 
 def selected_table(evidence: Evidence) -> pd.DataFrame:

@@ -71,36 +71,49 @@ class Tune:
 def pick(tuning: pd.DataFrame, tune: Tune) -> pd.DataFrame:
     """One row per `by` group: the value with the best median validation score over its finished
     tuning runs (ties: the smaller value), its score, whether it sits at the edge of the group's
-    grid (the tune's values and any the group was widened to, run or planned), and whether every
-    value scored the same (`tie`: a net that no rate trains, at chance, which no wider grid helps)."""
+    grid (the tune's values and any value the group was widened to that has a run: a planned one
+    does not count until it ran), and whether every value scored the same (`tie`: no rate trains
+    it, as a net at chance; not widened, by rule)."""
     columns = [*tune.by, tune.column, SCORE]
     if tuning.empty or not set(columns) <= set(tuning):
         return pd.DataFrame(columns=[*tune.by, tune.column, SCORE, "runs", "at_edge", "tie"])
+    by = list(tune.by)
     values = pd.to_numeric(tuning[tune.column], errors="coerce")
-    grids = {key if isinstance(key, tuple) else (key,): set(group) | {float(v) for v in tune.values}
-             for key, group in values.groupby([tuning[c] for c in tune.by], dropna=False)}
-    finished = tuning["status"] == "FINISHED" if "status" in tuning else pd.Series(True, index=tuning.index)
+    status = tuning["status"] if "status" in tuning else pd.Series("FINISHED", index=tuning.index)
+    ran = tuning.loc[status != "missing", by].assign(_value=values[status != "missing"])
+    span = ran.groupby(by, dropna=False)["_value"].agg(low="min", high="max").reset_index()
+    finished = status == "FINISHED"
     rows = tuning.loc[finished, columns].assign(**{SCORE: pd.to_numeric(tuning.loc[finished, SCORE], errors="coerce"),
                                                    "_value": values[finished]})
-    scores = rows.groupby([*tune.by, "_value"], dropna=False)[SCORE].agg(["median", "size"]).reset_index()
+    scores = rows.groupby([*by, "_value"], dropna=False)[SCORE].agg(["median", "size"]).reset_index()
     scores = scores[scores["median"].notna()]  # a value whose runs logged no score cannot be picked
-    scores = scores.sort_values([*tune.by, "median", "_value"], ascending=[*[True] * len(tune.by), False, True], kind="stable")
-    best = scores.drop_duplicates(list(tune.by)).reset_index(drop=True)
-    spread = scores.groupby(list(tune.by), dropna=False)["median"].agg(worst="min", values="size").reset_index()
-    best = best.merge(spread, on=list(tune.by), how="left")
-    tie = np.isclose(best["median"], best["worst"], rtol=0, atol=1e-9) & (best["values"] > 1)
+    scores = scores.sort_values([*by, "median", "_value"], ascending=[*[True] * len(by), False, True], kind="stable")
+    best = scores.drop_duplicates(by).reset_index(drop=True)
+    spread = scores.groupby(by, dropna=False)["median"].agg(worst="min", values="size").reset_index()
+    best = best.merge(spread, on=by, how="left").merge(span, on=by, how="left")
+    grid = [float(v) for v in tune.values]
+    low, high = np.fmin(best["low"], min(grid)), np.fmax(best["high"], max(grid))
+    at_edge = _same(best["_value"], low) | _same(best["_value"], high)
+    tie = _same(best["median"], best["worst"]) & (best["values"] > 1)
     as_text = {float(v): v for v in tune.values}
-    edge = []
-    for _, row in best.iterrows():
-        grid = grids[tuple(row[c] for c in tune.by)]
-        edge.append(bool(np.isclose(row["_value"], min(grid)) or np.isclose(row["_value"], max(grid))))
-    return pd.DataFrame({**{c: best[c] for c in tune.by}, tune.column: [as_text.get(v, f"{v:g}") for v in best["_value"]],
-                         SCORE: best["median"], "runs": best["size"], "at_edge": edge, "tie": tie.to_numpy()})
+    return pd.DataFrame({**{c: best[c] for c in by}, tune.column: [as_text.get(v, f"{v:g}") for v in best["_value"]],
+                         SCORE: best["median"], "runs": best["size"], "at_edge": np.asarray(at_edge, dtype=bool), "tie": np.asarray(tie, dtype=bool)})
+
+
+def _same(a, b):
+    """Equal up to float rounding, relatively: rates of 1e-7 and 2e-7 are not the same."""
+    return np.isclose(a, b, rtol=1e-9, atol=0)
+
+
+def ties(selected: pd.DataFrame) -> pd.Series:
+    """Whether each pick is a tie (every value scored the same); False for tables made before ties."""
+    return selected["tie"].astype(bool) if "tie" in selected else pd.Series(False, index=selected.index)
 
 
 def beyond(value: float, grid: tuple[str, ...], side: int) -> float:
     """The next value past `value` on `side` (-1 below, +1 above), one step of the grid's mean
-    log spacing, rounded to a plain number (1, 2, 3 or 5 times a power of ten)."""
+    log spacing, rounded to a plain number (1, 2, 3 or 5 times a power of ten) unless rounding
+    would not move it past `value` (a grid finer than those numbers)."""
     numbers = sorted(float(v) for v in grid)
     step = (numbers[-1] / numbers[0]) ** (1 / (len(numbers) - 1))
     target = value * step ** side
@@ -121,21 +134,20 @@ def widened(jobs: list[list[str]], selected: pd.DataFrame, tune: Tune) -> list[l
         values = {column_name(o.split("=", 1)[0]): o.split("=", 1)[1] for o in job}
         by_group.setdefault(tuple(str(values.get(c)) for c in tune.by), []).append((float(values[tune.column]), job))
     added = []
-    tie = selected["tie"].astype(bool) if "tie" in selected else False
-    for _, row in selected[selected["at_edge"].astype(bool) & ~tie].iterrows():
+    for _, row in selected[selected["at_edge"].astype(bool) & ~ties(selected)].iterrows():
         group = by_group.get(tuple(str(row[c]) for c in tune.by), [])
         value = float(row[tune.column])
         grid = sorted({v for v, _ in group})
         if not grid:
             continue
-        side = -1 if np.isclose(value, grid[0]) else 1
-        steps_taken = sum(v < base[0] and not np.isclose(v, base[0]) for v in grid) if side < 0 else \
-            sum(v > base[-1] and not np.isclose(v, base[-1]) for v in grid)
+        side = -1 if _same(value, grid[0]) else 1
+        steps_taken = sum(v < base[0] and not _same(v, base[0]) for v in grid) if side < 0 else \
+            sum(v > base[-1] and not _same(v, base[-1]) for v in grid)
         if steps_taken >= tune.widen:
             continue
         new = f"{beyond(value, tune.values, side):g}"
         for v, job in group:
-            if np.isclose(v, value):
+            if _same(v, value):
                 added.append([o if column_name(o.split("=", 1)[0]) != tune.column else f"{tune.param}={new}" for o in job])
     return added
 
@@ -160,24 +172,25 @@ def describe(selected: pd.DataFrame, tune: Tune) -> list[str]:
     lines = []
     for _, row in selected.iterrows():
         group = " · ".join(str(row[c]) for c in tune.by)
-        widened = "" if row[tune.column] in tune.values else " (beyond the tune's grid, which was widened)"
+        beyond_grid = "" if row[tune.column] in tune.values else " (beyond the tune's grid, which was widened)"
         edge = " ⚠ at the grid's edge" if row["at_edge"] else ""
         if row.get("tie", False):
-            edge = " (every value scored the same: no rate trains it, and a wider grid would not break the tie)"
+            edge = " (every value scored the same: no rate trained it; a tie is not widened, by rule)"
         lines.append(f"{group}: {tune.column.split('.')[-1]} {row[tune.column]} (median validation accuracy {row[SCORE]:.3f}, "
-                     f"{int(row['runs'])} tuning runs){widened}{edge}")
+                     f"{int(row['runs'])} tuning runs){beyond_grid}{edge}")
     return lines
 
 
 def mark_edges(table: pd.DataFrame, selected: pd.DataFrame | None, tune: Tune | None) -> pd.DataFrame:
     """A claim's test-stage runs with `rate_at_edge`: whether their group's value was picked at the
-    grid's edge (from `selected`), so a rule can say which of its comparisons read an edge pick.
-    Unchanged for a claim that does not tune."""
+    grid's edge (from `selected`; a tie is not), so a rule can say which of its comparisons read an
+    edge pick. Unchanged for a claim that does not tune."""
     if tune is None or selected is None or selected.empty or not set(tune.by) <= set(table):
         return table
     by = list(tune.by)
     keys = {f"_{c}": table[c].astype(str) for c in by}
-    edges = selected[[*by, "at_edge"]].astype({c: str for c in by}).rename(columns={**{c: f"_{c}" for c in by}, "at_edge": "rate_at_edge"})
+    edges = selected[by].astype(str).assign(at_edge=selected["at_edge"].astype(bool) & ~ties(selected))  # a tie is no edge pick
+    edges = edges.rename(columns={**{c: f"_{c}" for c in by}, "at_edge": "rate_at_edge"})
     marked = table.assign(**keys).merge(edges, on=list(keys), how="left").drop(columns=list(keys))
     marked.index = table.index
     return marked

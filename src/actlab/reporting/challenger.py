@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from actlab.claims.base import DOES_NOT_APPLY, RESAMPLES, STABLE_SHARE, ChallengerView, Claim, Evidence, judge
@@ -67,8 +68,10 @@ def challenger_jobs(name: str, profile: str, dirs: list[Path] | None = None, com
             if runs is not None:
                 if table.attrs["tune"] is None:
                     continue
+                base = len(table)
                 table, tuning, selected = tuning_stage(claim.name, profile, dirs, extra, composer, runs, jobs=table)
-                widening = (tuning["status"] == "missing").to_numpy()  # a widened grid's jobs come first
+                # The widened grid's jobs that have not run come first (tuning_stage appends them after the base grid's).
+                widening = ((tuning["status"] == "missing") & (np.arange(len(tuning)) >= base)).to_numpy()
                 if widening.any():
                     table.attrs["overrides"] = [o for o, w in zip(table.attrs["overrides"], widening) if w]
                     table = table[widening]

@@ -23,9 +23,9 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
 from actlab.claims import design
-from actlab.claims.base import RESAMPLES, RESAMPLING_WORKERS, STABLE_SHARE, Claim, ClaimResult, Evidence, judge_all
+from actlab.claims.base import RESAMPLES, STABLE_SHARE, Claim, ClaimResult, Evidence, judge_all
 from actlab.claims.registry import discover
-from actlab.claims.tuning import Tune, describe, pick, picked_jobs, widened
+from actlab.claims.tuning import Tune, describe, pick, picked_jobs, ties, widened
 from actlab.pipeline import metric_keys
 from actlab.pipeline.config import CONF_DIR, coerce_floats, column_name, fingerprint
 from actlab.pipeline.sweep import expand
@@ -299,15 +299,19 @@ def deciding_lines(claim: Claim, evidence: Evidence, result: ClaimResult) -> lis
         lines.append("")
     tune = evidence.tune
     if tune is not None and evidence.selected is not None:
-        ties = evidence.selected["tie"].astype(bool) if "tie" in evidence.selected else pd.Series(False, index=evidence.selected.index)
-        edges = int((evidence.selected["at_edge"].astype(bool) & ~ties).sum())
+        tied = ties(evidence.selected)
+        edges = int((evidence.selected["at_edge"].astype(bool) & ~tied).sum())
+        unrun = int((evidence.tuning["status"] == "missing").sum()) if evidence.tuning is not None else 0
         widening = (f", widened by up to {tune.widen} value(s) beyond an edge where a group's pick sat there"
                     if tune.widen else ", not widened")
         lines.append(f"**Tune, then test:** {tune.column.split('.')[-1]} picked per {' × '.join(tune.by)} on tuning seeds {tune.seeds} "
                      f"from {{{', '.join(tune.values)}}}{widening}; the runs above are fresh seeds at the picked value"
                      + (f"; {edges} pick(s) still at the edge ⚠" if edges else "; no pick at the grid's edge")
-                     + (f"; {int(ties.sum())} group(s) scored the same at every value (not trained by any: not widened)" if ties.any() else "")
+                     + (f"; {int(tied.sum())} group(s) scored the same at every value (not trained by any: not widened)" if tied.any() else "")
                      + ".")
+        if unrun:
+            lines.append(f"⚠ {unrun} tuning job(s) have no run (a widened grid's, or failed ones): the picks are provisional "
+                         "until the claim's sweep is run again.")
         lines += [f"<details><summary>{len(evidence.selected)} picks</summary>", "", *[f"- {x}" for x in describe(evidence.selected, tune)],
                   "", "</details>", ""]
     return lines
@@ -405,7 +409,7 @@ def build_report(uri: str, profile: str, keys: list[str], out: Path, wall_time_s
     figures_dir.mkdir(parents=True, exist_ok=True)
     evidences = [data.evidence(claim, profile, dirs) for claim in claims]
     resampling_started = time.perf_counter()
-    judged = judge_all([(claim, evidence, figures_dir / f"{claim.name}.png") for claim, evidence in zip(claims, evidences)])
+    judged, workers = judge_all([(claim, evidence, figures_dir / f"{claim.name}.png") for claim, evidence in zip(claims, evidences)])
     results = list(zip(claims, evidences, judged))
     stability_s = sum(result.stability.seconds for result in judged if result.stability)
     resampling_s = time.perf_counter() - resampling_started
@@ -417,7 +421,7 @@ def build_report(uri: str, profile: str, keys: list[str], out: Path, wall_time_s
     wall = f"experiments {wall_time_s / 60:.1f} min + report {report_s:.0f} s" if wall_time_s else f"report {report_s:.0f} s (experiments not timed)"
     header = {
         "machine": machine(), "versions": software_versions(), "wall_time": wall,
-        "resampling": (f"{RESAMPLES} block resamples per claim, {stability_s:.0f} s of work on {RESAMPLING_WORKERS} processes; with the verdicts "
+        "resampling": (f"{RESAMPLES} block resamples per claim, {stability_s:.0f} s of work on {workers} process(es); with the verdicts "
                        f"and figures, {resampling_s:.0f} s of the report's time"),
         "runs": f"{finished} finished of {expected} jobs across the claims' sweeps (shared runs counted once per claim)",
         "commands": _commands(profile, claims, all_claims, dirs),
