@@ -226,7 +226,8 @@ def build_challenger_report(uri: str, name: str, profile: str, dirs: list[Path],
         f"MLflow runs of experiment `claims-{profile}`: {name}'s runs beside the field's. Each verdict comes from the claim's "
         "own rule (the module beside its experiment YAML), the same code as REPORT.md's, and so does its stability: the share "
         f"of {RESAMPLES} bootstrap resamples of the claim's blocks (task × seed) for which that rule gives the same verdict, "
-        f"marked unstable under {STABLE_SHARE:.0%}. In the bottom line, the table and each “About” paragraph, accuracy differences are in percentage points (pt) and times are ratios to ReLU's; "
+        f"marked unstable under {STABLE_SHARE:.0%}. In the bottom line, the table and each “About” paragraph, accuracy "
+        "differences are in percentage points (pt) and times are ratios to ReLU's; "
         f"the claim rules' own lines under them (the same as REPORT.md's) keep accuracies as fractions (Δ 0.01 = 1 pt).",
         "",
         f"- **Function:** `{config['_target_']}`" + (f", {config['formula']}" if config.get("formula") else "")
