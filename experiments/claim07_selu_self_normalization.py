@@ -174,6 +174,11 @@ def _domain_notes(domain: pd.DataFrame | None, arms: dict[str, str]) -> list[str
     return notes
 
 
+def _bound(x: float) -> str:
+    """A layer statistic for the text: two decimals, or three digits with an exponent when a net has exploded."""
+    return f"{x:.2f}" if abs(x) < 1000 else f"{x:.3g}"
+
+
 def selu_rule(layers: pd.DataFrame, subject: str = ADAM_ARM, label: str = "SELU") -> ClaimResult:
     """Does `subject` (SELU's own condition; a challenger with its suggested initializer in its
     place) keep every layer within the bounds at init, where the negative control does not, and
@@ -182,8 +187,9 @@ def selu_rule(layers: pd.DataFrame, subject: str = ADAM_ARM, label: str = "SELU"
     ok = {(c, w): _normalized(g) for (c, w), g in medians.groupby(["condition", "when"])}
     numbers = []
     for (condition, when), group in medians.groupby(["condition", "when"]):
-        numbers.append(f"{condition} {when}: mean in [{group['act_mean'].min():.2f}, {group['act_mean'].max():.2f}], "
-                       f"std in [{group['act_std'].min():.2f}, {group['act_std'].max():.2f}] over {group['layer'].max()} layers "
+        mean, std = group["act_mean"], group["act_std"]
+        numbers.append(f"{condition} {when}: mean in [{_bound(mean.min())}, {_bound(mean.max())}], "
+                       f"std in [{_bound(std.min())}, {_bound(std.max())}] over {group['layer'].max()} layers "
                        f"→ {'normalized' if ok[(condition, when)] else 'not normalized'}")
     runs = layers.drop_duplicates(["condition", "seed"])
     for condition, group in runs[runs["collapsed"]].groupby("condition"):

@@ -118,8 +118,11 @@ def ranking(name: str, claim: Claim, evidence: Evidence, figures_dir: Path) -> A
                  "tell it from any function here, whatever the data (the full profile can).")
     figure = figures_dir / f"{name}_pairwise.png"
     pairwise_figure(name, comparisons, figure)
-    against = (f"significantly better than {len(better)} and worse than {len(worse)} of the others" if better or worse
-               else "not significantly better or worse than any other")
+    def count(n: int) -> str:
+        return str(n) if n else "none"
+
+    against = (f"significantly better than {count(len(better))} and worse than {count(len(worse))} of the others"
+               if better or worse else "not significantly better or worse than any other")
     cell = f"rank {place} of {len(ranks)}, {against} (Holm)" if place else "no runs in claim 8"
     return Answer(text, cell, n, floor, [figure], comparisons)
 
