@@ -198,6 +198,7 @@ def build_challenger_report(uri: str, name: str, profile: str, dirs: list[Path],
     scratch = Path(tempfile.mkdtemp(prefix="actlab-challenger-"))
     from actlab import figures
 
+    drawn_since = time.time() - 1  # figures of this name older than this are an earlier report's: neither linked nor kept
     with figures.challenging(name):  # one colour and marker for the new function in every figure
         views = [(claim, view(claim, name, evidences.get(claim.name, Evidence(pd.DataFrame({"status": []}))), figures_dir, dirs, scratch))
                  for claim in claims.values()]
@@ -260,6 +261,9 @@ def build_challenger_report(uri: str, name: str, profile: str, dirs: list[Path],
         text += ["", "## Published results beside the harness's", "",
                  f"The paper's numbers (its setting, far larger than the harness's) beside {name}'s paired test-accuracy difference "
                  "on claim 8's tasks and seeds; the same sign says the direction holds here, not the size.", "", *literature]
+    def fresh(pattern: str) -> list[Path]:
+        return [f for f in sorted(figures_dir.glob(pattern)) if f.stat().st_mtime >= drawn_since]
+
     linked = set()
     for claim, line in views:
         if line.verdict == DOES_NOT_APPLY:
@@ -270,17 +274,20 @@ def build_challenger_report(uri: str, name: str, profile: str, dirs: list[Path],
         if answer is not None:
             text += [f"**About {name}:** {answer.sentence}", ""]
         text += [f"- {n}" for n in line.numbers]
-        drawn = [line.figure, *(answer.figures if answer is not None else []), *sorted(figures_dir.glob(f"{name}_{claim.name}*.png"))]
+        drawn = [line.figure, *(answer.figures if answer is not None else []), *fresh(f"{name}_{claim.name}*.png")]
         for figure in dict.fromkeys(Path(f).resolve() for f in drawn if f is not None):
             if figure not in linked and figure.exists() and figure.is_relative_to(out.resolve()):
                 linked.add(figure)
                 text += ["", f"![{claim.label}: {figure.stem}]({figure.relative_to(out.resolve()).as_posix()})"]
-    extra = [f for f in sorted(figures_dir.glob(f"{name}_*.png")) if f.resolve() not in linked]
+    extra = [f for f in fresh(f"{name}_*.png") if f.resolve() not in linked]
     for answer in answers.values():
         extra += [f for f in answer.figures if f.exists() and f.resolve() not in linked and f not in extra]
     if extra:
         text += ["", "## More figures", "", *[f"- [{f.stem}]({f.relative_to(out).as_posix()})" for f in extra]]
-    return write_atomic(out / f"{name}.md", "\n".join(text) + "\n")
+    written = write_atomic(out / f"{name}.md", "\n".join(text) + "\n")
+    for stale in set(figures_dir.glob(f"{name}_*.png")) - set(fresh(f"{name}_*.png")):
+        stale.unlink()  # an earlier report's figure (a claim renamed since): the report just written does not link it
+    return written
 
 
 def _answers(name: str, claims: dict[str, Claim], evidences: dict[str, Evidence], figures_dir: Path) -> dict:
