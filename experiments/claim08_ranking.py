@@ -50,7 +50,9 @@ def ranking_rule(selected: pd.DataFrame) -> ClaimResult:
                + ", ".join(f"{a} {r:.2f}" for a, r in mean_rank.items())]
     for task, group in selected.groupby(TASK):
         medians = group.groupby("activation")["test_accuracy"].median().sort_values(ascending=False)
-        numbers.append(f"{task}: " + " > ".join(f"{a} {v:.3f}" for a, v in medians.items()))
+        shown = [(a, f"{v:.3f}") for a, v in medians.items()]  # equal at the shown precision: "=", not ">"
+        numbers.append(f"{task}: " + shown[0][0] + " " + shown[0][1] + "".join(
+            f" {'=' if v == before else '>'} {a} {v}" for (a, v), (_, before) in zip(shown[1:], shown)))
     numbers += [f"collapsed at its selected rate (kept: ranked last where it collapses) — {line}"
                 for line in collapsed_runs(selected, [TASK, "activation"])]
     if len(measured) < len(ARTICLE_RANKING):

@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     sweep = [sys.executable, "-m", "run", "-m", *[a for d in args.config_dir for a in ("--config-dir", str(d))],
              "experiment=challenger", f"activation={args.name}", f"profile={args.profile}", f"tracking.uri={args.uri}",
              "hydra/launcher=joblib", f"hydra.launcher.n_jobs={args.workers}"]
-    print(f"challenge: {args.name} · {args.profile} profile · training what the store lacks: {' '.join(sweep[1:])}", flush=True)
+    print(f"challenge: {args.name} · {args.profile} profile · training what the store lacks: python {' '.join(sweep[1:])}", flush=True)
     try:
         code = subprocess.run(sweep).returncode
     except KeyboardInterrupt:  # the sweep got the Ctrl-C too and ended its runs as KILLED

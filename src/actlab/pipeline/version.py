@@ -88,7 +88,7 @@ def commit_counts(runs: pd.DataFrame) -> dict[str, int]:
 def describe(used: pd.DataFrame, ignored: dict[str, int], current: int = RESULTS_VERSION) -> str:
     """The report header's line: this results version, the commits of the runs used, what was left out."""
     commits = commit_counts(used)
-    listed = ", ".join(f"`{c}` ({n} run{'s' if n != 1 else ''})" for c, n in commits.items()) or "none"
+    listed = ", ".join(f"`{c}`" + (f" ({n} run{'s' if n != 1 else ''})" if len(commits) > 1 else "") for c, n in commits.items()) or "none"
     text = f"results version {current} (this code's); the {len(used)} runs used come from git commit{'s' if len(commits) != 1 else ''} {listed}"
     if any(c.endswith("-dirty") for c in commits):
         text += " (`-dirty`: made with uncommitted changes)"

@@ -212,9 +212,9 @@ def build_challenger_report(uri: str, name: str, profile: str, dirs: list[Path],
     shown = {k: v for k, v in config.items() if k not in ("_target_", "formula", "suggested_initializer", "in_article")}
     mark = {**VERDICT_MARK, DOES_NOT_APPLY: "— does not apply"}
     preview = profile != "full"
+    strongest = {claim.name: _floor(claim, evidences.get(claim.name), answers.get(claim.name), weakest=False) for claim, _ in views}
     unreachable = [claim.key for claim, line in views if line.verdict != DOES_NOT_APPLY
-                   and _floor(claim, evidences.get(claim.name), answers.get(claim.name)) is not None
-                   and _floor(claim, evidences.get(claim.name), answers.get(claim.name)) >= ALPHA]
+                   and strongest[claim.name] is not None and strongest[claim.name] >= ALPHA]
     text = [f"# Challenger: {name}", ""]
     if preview:
         text += [f"> **A preview ({profile} profile).** Few tasks and seeds: a stability of 100% over 3 blocks is no certainty, and "
@@ -352,16 +352,18 @@ def _bottom_line(name: str, config: dict, answers: dict, views) -> str:
     return " ".join(sentences)
 
 
-def _floor(claim: Claim, evidence: Evidence | None, answer) -> float | None:
-    """The smallest Holm-adjusted p the claim's deciding tests (or this function's own pairwise tests) can reach."""
+def _floor(claim: Claim, evidence: Evidence | None, answer, weakest: bool = True) -> float | None:
+    """The smallest Holm-adjusted p the claim's deciding tests (or this function's own pairwise tests)
+    can reach: of its weakest test (the summary column, as REPORT.md's), or of its strongest
+    (`weakest=False`: whether any verdict but inconclusive is possible at all)."""
     from actlab.claims import design
 
     if answer is not None and answer.floor is not None:
         return answer.floor
     if not claim.tests or evidence is None:
         return None
-    powers = design.power(claim.tests, evidence.table)
-    return max(p.floor for p in powers) if powers else None
+    floors = [p.floor for p in design.power(claim.tests, evidence.table)]
+    return (max(floors) if weakest else min(floors)) if floors else None
 
 
 def _n(evidence: Evidence | None) -> str:

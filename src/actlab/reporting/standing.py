@@ -114,7 +114,7 @@ def ranking(name: str, claim: Claim, evidence: Evidence, figures_dir: Path) -> A
         parts.append(("no significant difference from " if parts else "no significant difference from any: ") + ", ".join(level))
     text += "; ".join(parts) + "."
     if floor >= ALPHA:
-        text += (f" With these blocks no pairwise test can go below p = {floor:.2g} after the correction: the design cannot "
+        text += (f" With these blocks no pairwise test can reach p < {ALPHA} after the correction (its smallest p is {floor:.2g}): the design cannot "
                  "tell it from any function here, whatever the data (the full profile can).")
     figure = figures_dir / f"{name}_pairwise.png"
     pairwise_figure(name, comparisons, figure)
