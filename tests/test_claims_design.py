@@ -126,6 +126,15 @@ def test_a_planned_value_without_a_run_leaves_the_pick_at_the_edge_and_nan_group
     assert selected["optimizer.learning_rate"].tolist() == ["0.01", "0.01"]
 
 
+def test_a_test_that_leaves_rows_out_counts_only_the_blocks_it_reads():
+    claim11 = next(c for c in CLAIMS.values() if c.number == 11)
+    (broken,) = claim11.tests
+    assert broken.without == (("task", (claim11.module.INTACT,)),)  # the YAML names the module's intact task
+    plan = expected_jobs(claim11.name, "full", stage="plan")
+    (reach,) = design.power(claim11.tests, plan)
+    assert reach.n == plan.loc[plan["task"] != claim11.module.INTACT, ["task", "seed"]].drop_duplicates().shape[0] == 9
+
+
 def test_tune_refuses_a_widen_that_is_not_a_count():
     node = {"param": "optimizer.learning_rate", "values": "0.001,0.01", "seeds": "100", "by": ["activation"]}
     assert Tune.from_config(node).widen == 0

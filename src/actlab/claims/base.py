@@ -125,6 +125,7 @@ class DecidingTest:
     blocks: tuple[str, ...] = ("seed",)  # columns whose distinct value combinations are the test's pairs
     over: str | None = None  # Friedman, Page: the column whose values are the treatments
     treatments: int | None = None  # how many of its values the test compares, when not all (claim 8: the article's six)
+    without: tuple[tuple[str, tuple[str, ...]], ...] = ()  # rows the test leaves out: (column, values) (claim 11: its intact task)
 
 
 @dataclass(frozen=True)

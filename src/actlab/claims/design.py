@@ -50,8 +50,12 @@ def power(tests: tuple[DecidingTest, ...], jobs: pd.DataFrame) -> list[Power]:
     family = sum(SIDES[t.test] for t in tests)
     found = []
     for test in tests:
-        blocks = [c for c in test.blocks if c in jobs]
-        n = len(jobs[blocks].drop_duplicates()) if blocks and not jobs.empty else None if not blocks and len(jobs) else 0
+        rows = jobs
+        for column, values in test.without:
+            if column in rows:
+                rows = rows[~rows[column].astype(str).isin(values)]
+        blocks = [c for c in test.blocks if c in rows]
+        n = len(rows[blocks].drop_duplicates()) if blocks and not rows.empty else None if not blocks and len(rows) else 0
         k = test.treatments or (jobs[test.over].nunique() if test.over and test.over in jobs else 2)
         found.append(Power(test, n, k, family))
     return found

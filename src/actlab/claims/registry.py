@@ -25,7 +25,7 @@ from actlab.stats import SIDES
 # rule reads, stated beside them (its module loads them from this YAML).
 CLAIM_KEYS = {"number", "title", "article", "workers", "within", "challenger", "literature", "tests", "rule"}
 CHALLENGE_KEYS = {"joins", "in_place_of", "column", "as", "skip", "field"}
-TEST_KEYS = {"test", "blocks", "over", "margin", "treatments"}  # margin: a TOST's equivalence margin, which the claim states
+TEST_KEYS = {"test", "blocks", "over", "margin", "treatments", "without"}  # margin: a TOST's equivalence margin, which the claim states
 
 
 class ClaimError(ValueError):
@@ -107,8 +107,13 @@ def deciding_tests(path: Path, spec: dict) -> tuple[DecidingTest, ...]:
         if "margin" in node and (not isinstance(node["margin"], (int, float)) or isinstance(node["margin"], bool) or node["margin"] <= 0):
             raise ClaimError(f"{path}: claim.tests.{name}.margin is '{node['margin']}' (a positive number)")
         blocks = node.get("blocks", ["seed"])
+        without = node.get("without") or {}
+        if not isinstance(without, dict):
+            raise ClaimError(f"{path}: claim.tests.{name}.without is '{without}' (a mapping: column -> the values the test leaves out)")
+        left_out = tuple((column, tuple(str(v) for v in (values if isinstance(values, list) else [values])))
+                         for column, values in without.items())
         tests.append(DecidingTest(name, node["test"], tuple([blocks] if isinstance(blocks, str) else blocks), node.get("over"),
-                                  node.get("treatments")))
+                                  node.get("treatments"), left_out))
     return tuple(tests)
 
 
