@@ -123,6 +123,11 @@ def beyond(value: float, grid: tuple[str, ...], side: int) -> float:
     return nearest if (nearest - value) * side > 0 else target
 
 
+def _values(job: list[str]) -> dict[str, str]:
+    """A job's overrides by plain column name (`+experiment/task=x` -> {"task": "x"})."""
+    return {column_name(o.split("=", 1)[0]): o.split("=", 1)[1] for o in job}
+
+
 def widened(jobs: list[list[str]], selected: pd.DataFrame, tune: Tune) -> list[list[str]]:
     """The tuning jobs to add: for each group whose pick sits at its grid's edge, its jobs at that
     edge moved one value beyond it, unless the group was widened `tune.widen` times on that side."""
@@ -131,7 +136,7 @@ def widened(jobs: list[list[str]], selected: pd.DataFrame, tune: Tune) -> list[l
     base = sorted(float(v) for v in tune.values)
     by_group: dict[tuple[str, ...], list[tuple[float, list[str]]]] = {}
     for job in jobs:
-        values = {column_name(o.split("=", 1)[0]): o.split("=", 1)[1] for o in job}
+        values = _values(job)
         by_group.setdefault(tuple(str(values.get(c)) for c in tune.by), []).append((float(values[tune.column]), job))
     added = []
     for _, row in selected[selected["at_edge"].astype(bool) & ~ties(selected)].iterrows():
@@ -158,7 +163,7 @@ def picked_jobs(jobs: list[list[str]], selected: pd.DataFrame, tune: Tune) -> tu
     picked = {tuple(str(row[c]) for c in tune.by): row[tune.column] for _, row in selected.iterrows()}
     out, missing = [], {}
     for job in jobs:
-        values = {column_name(o.split("=", 1)[0]): o.split("=", 1)[1] for o in job}
+        values = _values(job)
         key = tuple(str(values.get(c)) for c in tune.by)
         if key in picked:
             out.append([*job, f"{tune.param}={picked[key]}"])
