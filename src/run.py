@@ -34,7 +34,7 @@ def main(cfg: DictConfig) -> dict | None:
     from actlab.pipeline.data import DatasetUnavailable
     from actlab.pipeline.finish import Pending
     from actlab.pipeline.preflight import check
-    from actlab.pipeline.runner import run
+    from actlab.pipeline.runner import install_interrupts, run
     from actlab.pipeline.sweep import job_context, outcome_recorder
     from actlab.pipeline.track import TrackingUnreachable
 
@@ -43,6 +43,8 @@ def main(cfg: DictConfig) -> dict | None:
     context = job_context(cfg)
     record_outcome = outcome_recorder()
     try:
+        # From here Ctrl-C, SIGTERM and SLURM's SIGUSR2 end the job 'killed', whatever stage it is in.
+        install_interrupts()
         # In a sweep the launching process has checked the store once, before any job started.
         check(cfg, store=not context.parent_run_id)
         result = run(cfg, context)

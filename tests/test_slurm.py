@@ -103,3 +103,23 @@ def test_a_slurm_sweep_with_a_cancelled_and_a_timed_out_job(slurm_cluster, team_
     assert {r.data.tags["mlflow.parentRunId"] for r in jobs} == set(parents)
     assert not [r for r in runs if r.info.status == "RUNNING"]
     print(f"\nSLURM: first pass {first_pass_s:.0f} s, reruns {rerun_s:.0f} s")
+
+
+def test_a_job_warned_of_its_time_limit_before_any_handler_is_killed_not_failed(slurm_cluster, tmp_path):
+    """SLURM sends SIGUSR2 up to a minute before `signal_delay_s`: on a busy node it can reach a job
+    still starting, before submitit's handler or the run's, and end it. Such a job was reported
+    'failed' (SLURM says FAILED); it is killed by its time limit, and the next sweep redoes it."""
+    # A node this busy, made certain: the job's Python sleeps at start-up, past the signal.
+    slow = tmp_path / "slow_start"
+    slow.mkdir()
+    (slow / "sitecustomize.py").write_text("import os, time\nif os.environ.get('SLURM_JOB_ID'):\n    time.sleep(25)\n")
+    env = {k: v for k, v in os.environ.items() if k not in CREDENTIALS} | slurm_cluster.env | {
+        "PYTHONPATH": os.pathsep.join([str(slow), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    db = tmp_path / "mlflow.db"
+    args = ["-m", "hydra/launcher=submitit_slurm", "hydra.launcher.partition=cpu", "hydra.launcher.cpus_per_task=1",
+            "hydra.launcher.mem_gb=2", "hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=59",
+            f"tracking.uri=sqlite:///{db}", f"hydra.sweep.dir={tmp_path / 'sweep'}", *TINY, "activation=relu"]
+    out = _finish(_start(args, env))
+    assert "sweep: 1 killed" in out and "time limit" in out and "SIGUSR2" in out, out
+    runs = MlflowClient(f"sqlite:///{db}").search_runs(["1"]) if db.exists() else []
+    assert not [r for r in runs if r.info.status in ("RUNNING", "FINISHED") and "mlflow.parentRunId" in r.data.tags]

@@ -141,6 +141,7 @@ class _Interrupts:
 
 
 _INTERRUPTS = _Interrupts()
+install_interrupts = _INTERRUPTS.install
 
 
 def reuse_key(container: dict[str, Any], initializer: dict[str, Any]) -> str | None:

@@ -36,7 +36,10 @@ OUTCOME_FILE = "outcome.json"  # actlab.pipeline.sweep's; not imported here: Hyd
 POLL_S = 2.0
 # How long a job that SLURM says has ended may take to show its result file (a shared file system's lag).
 RESULT_GRACE_S = 30.0
-KILLED_STATES = ("CANCELLED", "TIMEOUT", "PREEMPTED", "NODE_FAIL", "OUT_OF_MEMORY", "DEADLINE", "BOOT_FAIL")
+# WARNED: SLURM's SIGUSR2 before the time limit (sent up to a minute early) reached the job before
+# its own handler was set, and ended it (srun's or submitit's line in the job's log says so).
+KILLED_STATES = ("CANCELLED", "TIMEOUT", "PREEMPTED", "NODE_FAIL", "OUT_OF_MEMORY", "DEADLINE", "BOOT_FAIL", "WARNED")
+WARNED_LINES = ("User defined signal 2", "Caught signal SIGUSR2")
 ENDED_STATES = (*KILLED_STATES, "COMPLETED", "FAILED", "REVOKED", "SPECIAL_EXIT")
 
 
@@ -48,6 +51,17 @@ def queue_states(job_ids: Sequence[str]) -> dict[str, str] | None:
     if done.returncode != 0 and "Invalid job id" not in done.stderr:
         return None
     return dict(line.split()[:2] for line in done.stdout.splitlines() if len(line.split()) >= 2)
+
+
+def warned(job) -> bool:
+    """Whether the job's log shows SLURM's SIGUSR2 reaching it (the last 64 kB are read)."""
+    try:
+        with open(job.paths.stderr, "rb") as log:
+            log.seek(max(0, log.seek(0, 2) - 65536))
+            tail = log.read().decode(errors="replace")
+    except OSError:
+        return False
+    return any(line in tail for line in WARNED_LINES)
 
 
 class SlurmLauncher(HydraSlurmLauncher):
@@ -86,12 +100,17 @@ class SlurmLauncher(HydraSlurmLauncher):
                 if job.paths.result_pickle.exists():
                     try:
                         returns[i] = job.results()[0]
+                        if warned(job):  # submitit's handler got the signal first: the job did not run to its end
+                            returns[i] = self._ended(sweep_dir, num, job_overrides[i], job.job_id, "WARNED", "")
                     except Exception as error:
                         message = " ".join(str(error).split())[:300]
-                        returns[i] = self._ended(sweep_dir, num, job_overrides[i], job.job_id, "FAILED", message)
+                        state = "WARNED" if warned(job) else "FAILED"
+                        returns[i] = self._ended(sweep_dir, num, job_overrides[i], job.job_id, state, message)
                     del pending[i]
                     continue
                 state = states.get(job.job_id, "GONE" if states else "")
+                if state == "FAILED" and warned(job):
+                    state = "WARNED"
                 if (state.split() or [""])[0] in ENDED_STATES or state == "GONE":
                     ended_at.setdefault(i, time.monotonic())
                     if time.monotonic() - ended_at[i] >= (0 if state in KILLED_STATES else RESULT_GRACE_S):
@@ -112,7 +131,10 @@ class SlurmLauncher(HydraSlurmLauncher):
         outcome = json.loads(path.read_text()) if path.exists() else {}
         if outcome.get("status") not in ("finished", "skipped", "diverged"):
             why = {"TIMEOUT": f"past its time limit (hydra.launcher.timeout_min={self.params.get('timeout_min')})",
-                   "CANCELLED": "cancelled (scancel)", "GONE": "gone from the queue without a result"}.get(state, state)
+                   "CANCELLED": "cancelled (scancel)", "GONE": "gone from the queue without a result",
+                   "WARNED": f"ended by SLURM's warning of its time limit (SIGUSR2, hydra.launcher.signal_delay_s="
+                             f"{self.params.get('signal_delay_s')} before timeout_min={self.params.get('timeout_min')}) "
+                             "before it could end its run"}.get(state, state)
             reason = f"SLURM job {job_id} {why}" + (f": {message}" if message else "") + \
                 (f" ({outcome['reason']})" if outcome.get("reason") else "") + "; the next run of the sweep redoes it"
             status = "killed" if state in (*KILLED_STATES, "GONE") or outcome.get("status") == "killed" else "failed"
