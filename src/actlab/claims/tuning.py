@@ -24,12 +24,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from actlab.pipeline.config import column_name
+from actlab.pipeline.config import ConfigError, column_name
 
 SCORE = "best_val_accuracy"  # validation only: the test split never takes part in a selection
 
 
-class TuneError(ValueError):
+class TuneError(ConfigError):
     """A `tune:` node that cannot be run: the message is one line."""
 
 
@@ -56,6 +56,18 @@ class Tune:
         if not isinstance(widen, int) or isinstance(widen, bool) or widen < 0:
             raise TuneError(f"tune.widen is {widen!r}: it must be a whole number of steps, 0 or more")
         return cls(str(node["param"]), values, str(node["seeds"]), tuple(node["by"]), widen)
+
+    def check_apart(self, tuning_jobs: list[list[str]], test_jobs: list[list[str]]) -> None:
+        """Refuse a sweep whose compared runs share a seed with the runs that picked their value
+        (a command-line `seed=` replaces both grids' seeds)."""
+        def seeds(jobs: list[list[str]]) -> set[str]:
+            return {o.split("=", 1)[1] for job in jobs for o in job if o.split("=", 1)[0].lstrip("+~") == "seed"}
+
+        shared = sorted(seeds(tuning_jobs) & seeds(test_jobs), key=lambda v: (len(v), v))
+        if shared:
+            raise TuneError(f"seed {', '.join(shared)} would both tune {self.param} and be compared at the value it picked: "
+                            f"the tuning seeds ({self.seeds}) and the test seeds must differ "
+                            "(set the test seeds in the experiment's study, not with seed= on the command line)")
 
     @property
     def column(self) -> str:

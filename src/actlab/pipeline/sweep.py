@@ -278,7 +278,9 @@ def sweep_plan(config: DictConfig) -> tuple[list[str], int | None]:
 
         tune = Tune.from_config(config.tune)
         tuning = tune.tuning_params({k: str(v) for k, v in params.items()})
-        jobs = expand([f"{k}={v}" for k, v in tuning.items()] + list(config.hydra.overrides.task), config_dirs(config)) + jobs
+        tuning_jobs = expand([f"{k}={v}" for k, v in tuning.items()] + list(config.hydra.overrides.task), config_dirs(config))
+        tune.check_apart(tuning_jobs, jobs)
+        jobs = tuning_jobs + jobs
     axes = [key for key in dict.fromkeys(o.split("=", 1)[0] for job in jobs for o in job)
             if len({dict(x.split("=", 1) for x in job).get(key) for job in jobs}) > 1]
     return axes, len(jobs)
