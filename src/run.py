@@ -55,7 +55,10 @@ def main(cfg: DictConfig) -> dict | None:
             sys.exit(2)
         return None
     except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM: the MLflow run is already KILLED
-        what = interrupted_what(cfg, context)
+        try:
+            what = interrupted_what(cfg, context)
+        except Exception:  # interrupted while a config that cannot be named was being checked
+            what = "the job"
         cause = str(interrupt) or "Ctrl-C"
         record_outcome({"status": "killed", "reason": f"interrupted by {cause}: {what}"})
         print(f"interrupted by {cause}: {what} was ended as KILLED", file=sys.stderr)

@@ -152,12 +152,12 @@ def test_tune_refuses_a_sweep_that_also_sweeps_its_parameter():
 def test_a_command_line_seed_that_would_tune_and_be_compared_is_refused_before_any_record(tmp_path):
     # seed= on the command line replaces the tuning grid's seeds too: selection on the compared seed.
     done = run_cli("-m", "experiment=claim08_ranking", "profile=quick", "seed=5", f"hydra.sweep.dir={tmp_path / 'sweep'}",
-                   f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}")
+                   f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}", timeout=60)
     assert done.returncode == 2, done.stderr[-2000:]
     lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert lines == ["error: seed 5 would both tune optimizer.learning_rate and be compared at the value it picked: the tuning "
-                     "seeds (100) and the test seeds must differ (set the test seeds in the experiment's study, not with seed= "
-                     "on the command line)"], done.stderr[-2000:]
+                     "seeds (100) and the test seeds must differ (set the test seeds with \"study.quick.seeds='…'\", not seed=)"], \
+        done.stderr[-2000:]
     assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "sweep").exists()
 
 

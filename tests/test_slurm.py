@@ -5,10 +5,14 @@ the sweeps go on, and their reruns complete them with no duplicate."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from mlflow import MlflowClient
@@ -112,7 +116,7 @@ def test_a_job_warned_of_its_time_limit_before_any_handler_is_killed_not_failed(
     # A node this busy, made certain: the job's Python sleeps at start-up, past the signal.
     slow = tmp_path / "slow_start"
     slow.mkdir()
-    (slow / "sitecustomize.py").write_text("import os, time\nif os.environ.get('SLURM_JOB_ID'):\n    time.sleep(25)\n")
+    (slow / "sitecustomize.py").write_text("import os, time\nif os.environ.get('SLURM_JOB_ID'):\n    time.sleep(50)\n")
     env = {k: v for k, v in os.environ.items() if k not in CREDENTIALS} | slurm_cluster.env | {
         "PYTHONPATH": os.pathsep.join([str(slow), *filter(None, [os.environ.get("PYTHONPATH")])])}
     db = tmp_path / "mlflow.db"
@@ -120,6 +124,44 @@ def test_a_job_warned_of_its_time_limit_before_any_handler_is_killed_not_failed(
             "hydra.launcher.mem_gb=2", "hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=59",
             f"tracking.uri=sqlite:///{db}", f"hydra.sweep.dir={tmp_path / 'sweep'}", *TINY, "activation=relu"]
     out = _finish(_start(args, env))
-    assert "sweep: 1 killed" in out and "time limit" in out and "SIGUSR2" in out, out
+    assert "sweep: 1 killed" in out and "was sent SIGUSR2, its time-limit warning, while still starting" in out, out
     runs = MlflowClient(f"sqlite:///{db}").search_runs(["1"]) if db.exists() else []
     assert not [r for r in runs if r.info.status in ("RUNNING", "FINISHED") and "mlflow.parentRunId" in r.data.tags]
+
+
+class _Job:
+    """Just what the launcher reads of a submitit job: its files, its id, its result."""
+
+    def __init__(self, folder: Path, job_id: str, result=None, raises: BaseException | None = None, log: str = ""):
+        folder.mkdir(parents=True, exist_ok=True)
+        self.job_id, self._result, self._raises = job_id, result, raises
+        self.paths = SimpleNamespace(result_pickle=folder / f"{job_id}_result.pkl", stderr=folder / f"{job_id}_log.err",
+                                     stdout=folder / f"{job_id}_log.out")
+        self.paths.result_pickle.write_bytes(b"")
+        self.paths.stderr.write_text(log)
+
+    def results(self):
+        if self._raises is not None:
+            raise self._raises
+        return [self._result]
+
+
+@pytest.mark.skipif(shutil.which("squeue") is None, reason="needs SLURM's squeue (apt-get install slurm-client)")
+def test_the_launcher_tells_a_warned_job_from_a_failed_one_and_from_one_that_ran_to_its_end(tmp_path):
+    from hydra.core.utils import JobReturn, JobStatus
+    from submitit.core.utils import UncompletedJobError
+
+    from hydra_plugins.actlab_submitit_launcher.submitit_launcher import SlurmLauncher
+
+    logs = tmp_path / "submitit"
+    done = JobReturn(overrides=["seed=2"], status=JobStatus.COMPLETED, _return_value=None)
+    jobs = [_Job(logs, "7_0", raises=UncompletedJobError("Job not requeued because: timed-out and not checkpointable."),
+                 log="submitit WARNING - Caught signal SIGUSR2 on vm: this job is timed-out.\n"),
+            _Job(logs, "7_1", result=JobReturn(overrides=["seed=1"], status=JobStatus.FAILED, _return_value=ValueError("boom"))),
+            _Job(logs, "7_2", result=done, log="an earlier attempt: srun: error: vm: task 0: User defined signal 2\n")]
+    sweep = tmp_path / "sweep"
+    returns = SlurmLauncher(timeout_min=1, signal_delay_s=59)._collect(jobs, [["seed=0"], ["seed=1"], ["seed=2"]], 0, sweep)
+    outcomes = {num: json.loads((sweep / str(num) / "outcome.json").read_text()) for num in (0, 1)}
+    assert outcomes[0]["status"] == "killed" and "its time-limit warning, while still starting" in outcomes[0]["reason"]
+    assert outcomes[1]["status"] == "failed" and "boom" in outcomes[1]["reason"]
+    assert returns[2] is done and not (sweep / "2").exists()  # ran to its end: left as it is

@@ -57,17 +57,17 @@ class Tune:
             raise TuneError(f"tune.widen is {widen!r}: it must be a whole number of steps, 0 or more")
         return cls(str(node["param"]), values, str(node["seeds"]), tuple(node["by"]), widen)
 
-    def check_apart(self, tuning_jobs: list[list[str]], test_jobs: list[list[str]]) -> None:
+    def check_apart(self, tuning_jobs: list[list[str]], test_jobs: list[list[str]], hint: str) -> None:
         """Refuse a sweep whose compared runs share a seed with the runs that picked their value
-        (a command-line `seed=` replaces both grids' seeds)."""
+        (a command-line `seed=` replaces both grids' seeds); `hint` says how to set them apart."""
         def seeds(jobs: list[list[str]]) -> set[str]:
-            return {o.split("=", 1)[1] for job in jobs for o in job if o.split("=", 1)[0].lstrip("+~") == "seed"}
+            values = {o.split("=", 1)[1] for job in jobs for o in job if o.split("=", 1)[0].lstrip("+~") == "seed"}
+            return {str(int(float(v))) if v.replace(".", "", 1).isdigit() else v for v in values}  # 100.0 is 100
 
         shared = sorted(seeds(tuning_jobs) & seeds(test_jobs), key=lambda v: (len(v), v))
         if shared:
             raise TuneError(f"seed {', '.join(shared)} would both tune {self.param} and be compared at the value it picked: "
-                            f"the tuning seeds ({self.seeds}) and the test seeds must differ "
-                            "(set the test seeds in the experiment's study, not with seed= on the command line)")
+                            f"the tuning seeds ({self.seeds}) and the test seeds must differ ({hint})")
 
     @property
     def column(self) -> str:

@@ -219,6 +219,7 @@ def run(cfg: DictConfig, context: RunContext | None = None) -> dict[str, Any]:
     context = context or RunContext()
     config_stage.validate(cfg)
     config_stage.use_user_modules(config_stage.config_dirs(cfg))
+    _INTERRUPTS.raise_pending()  # one that arrived since the job's own install (run.py) is not forgotten
     _INTERRUPTS.install()
     with contextlib.ExitStack() as claims:  # a sweep job's claim on its config, released at the end
         return _run(cfg, context, claims)

@@ -279,7 +279,9 @@ def sweep_plan(config: DictConfig) -> tuple[list[str], int | None]:
         tune = Tune.from_config(config.tune)
         tuning = tune.tuning_params({k: str(v) for k, v in params.items()})
         tuning_jobs = expand([f"{k}={v}" for k, v in tuning.items()] + list(config.hydra.overrides.task), config_dirs(config))
-        tune.check_apart(tuning_jobs, jobs)
+        on_command_line = any(o.split("=", 1)[0].lstrip("+~") == "seed" for o in config.hydra.overrides.task)
+        tune.check_apart(tuning_jobs, jobs, f"set the test seeds with \"study.{config.profile}.seeds='…'\", not seed="
+                         if on_command_line else f"see study.{config.profile}.seeds and tune_seeds")
         jobs = tuning_jobs + jobs
     axes = [key for key in dict.fromkeys(o.split("=", 1)[0] for job in jobs for o in job)
             if len({dict(x.split("=", 1) for x in job).get(key) for job in jobs}) > 1]

@@ -54,14 +54,27 @@ def queue_states(job_ids: Sequence[str]) -> dict[str, str] | None:
 
 
 def warned(job) -> bool:
-    """Whether the job's log shows SLURM's SIGUSR2 reaching it (the last 64 kB are read)."""
+    """Whether the job's logs show SLURM's SIGUSR2 reaching it (the last 64 kB of each are read;
+    with `stderr_to_stdout` srun's and submitit's lines are in the .out file)."""
+    for path in (job.paths.stderr, job.paths.stdout):
+        try:
+            with open(path, "rb") as log:
+                log.seek(max(0, log.seek(0, 2) - 65536))
+                tail = log.read().decode(errors="replace")
+        except OSError:
+            continue
+        if any(line in tail for line in WARNED_LINES):
+            return True
+    return False
+
+
+def _failure(result: JobReturn) -> BaseException:
+    """The exception a failed JobReturn holds (Hydra raises it from `return_value`)."""
     try:
-        with open(job.paths.stderr, "rb") as log:
-            log.seek(max(0, log.seek(0, 2) - 65536))
-            tail = log.read().decode(errors="replace")
-    except OSError:
-        return False
-    return any(line in tail for line in WARNED_LINES)
+        _ = result.return_value  # raises the job's exception
+    except BaseException as error:
+        return error
+    return RuntimeError("the job failed")
 
 
 class SlurmLauncher(HydraSlurmLauncher):
@@ -99,17 +112,21 @@ class SlurmLauncher(HydraSlurmLauncher):
                 num = first + i
                 if job.paths.result_pickle.exists():
                     try:
-                        returns[i] = job.results()[0]
-                        if warned(job):  # submitit's handler got the signal first: the job did not run to its end
-                            returns[i] = self._ended(sweep_dir, num, job_overrides[i], job.job_id, "WARNED", "")
-                    except Exception as error:
-                        message = " ".join(str(error).split())[:300]
+                        result, error = job.results()[0], None
+                        if result.status == JobStatus.FAILED:  # raised in the job before its own handling
+                            error = _failure(result)
+                    except Exception as raised:  # submitit's (its SIGUSR2 handler's, too)
+                        result, error = None, raised
+                    if error is None:
+                        returns[i] = result  # a job that ran to its end, whatever its log says
+                    else:
                         state = "WARNED" if warned(job) else "FAILED"
+                        message = "" if state == "WARNED" else " ".join(str(error).split())[:300]
                         returns[i] = self._ended(sweep_dir, num, job_overrides[i], job.job_id, state, message)
                     del pending[i]
                     continue
                 state = states.get(job.job_id, "GONE" if states else "")
-                if state == "FAILED" and warned(job):
+                if state in ("FAILED", "GONE") and warned(job):
                     state = "WARNED"
                 if (state.split() or [""])[0] in ENDED_STATES or state == "GONE":
                     ended_at.setdefault(i, time.monotonic())
@@ -132,9 +149,9 @@ class SlurmLauncher(HydraSlurmLauncher):
         if outcome.get("status") not in ("finished", "skipped", "diverged"):
             why = {"TIMEOUT": f"past its time limit (hydra.launcher.timeout_min={self.params.get('timeout_min')})",
                    "CANCELLED": "cancelled (scancel)", "GONE": "gone from the queue without a result",
-                   "WARNED": f"ended by SLURM's warning of its time limit (SIGUSR2, hydra.launcher.signal_delay_s="
-                             f"{self.params.get('signal_delay_s')} before timeout_min={self.params.get('timeout_min')}) "
-                             "before it could end its run"}.get(state, state)
+                   "WARNED": "was sent SIGUSR2, its time-limit warning, while still starting (SLURM may send it up to a "
+                             f"minute early): raise hydra.launcher.timeout_min ({self.params.get('timeout_min')}) or lower "
+                             f"hydra.launcher.signal_delay_s ({self.params.get('signal_delay_s')})"}.get(state, state)
             reason = f"SLURM job {job_id} {why}" + (f": {message}" if message else "") + \
                 (f" ({outcome['reason']})" if outcome.get("reason") else "") + "; the next run of the sweep redoes it"
             status = "killed" if state in (*KILLED_STATES, "GONE") or outcome.get("status") == "killed" else "failed"
