@@ -98,6 +98,7 @@ def test_the_default_folder_is_keras_cache_per_dataset(tmp_path, monkeypatch):
     assert archives.where_to_put("cifar10", None) == f"cifar-10-python.tar.gz in {tmp_path / 'datasets' / 'cifar10'}/"
 
 
+@pytest.mark.slow
 def test_cli_trains_a_cnn_on_a_cifar10_archive_offline(tmp_path):
     write_cifar(tmp_path / "files")
     db = tmp_path / "mlflow.db"

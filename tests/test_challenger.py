@@ -163,6 +163,7 @@ def test_challenge_refuses_an_unknown_activation_in_one_line():
     assert done.stderr.startswith("error: swishy is not an activation of the config tree (one of elu,")
 
 
+@pytest.mark.slow
 def test_a_challenger_report_without_the_claims_experiment_names_the_one_command(tmp_path):
     done = subprocess.run([sys.executable, "-m", "report", "--challenger", "relu", "--profile", "quick",
                            "--uri", f"sqlite:///{tmp_path / 'empty.db'}"], cwd=ROOT, capture_output=True, text=True, timeout=120)

@@ -70,6 +70,7 @@ def test_every_claim_quick_then_the_report(tmp_path):
 
 
 
+@pytest.mark.slow
 def test_report_refuses_a_missing_experiment(tmp_path):
     done = subprocess.run([sys.executable, "-m", "report", "--uri", f"sqlite:///{tmp_path / 'empty.db'}"],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)

@@ -85,6 +85,7 @@ def test_every_page_is_linked_from_the_readme():
         assert f"docs/{page.name}" in text, f"docs/{page.name} is not linked from README.md"
 
 
+@pytest.mark.slow
 def test_every_command_shown_parses():
     """All commands of README.md and docs/*.md in one process (composes; `--cfg job` subprocesses)."""
     done = subprocess.run([sys.executable, "-m", "actlab.devtools.doc_commands", "--json"], cwd=ROOT,

@@ -302,6 +302,7 @@ def test_sigkilled_joblib_worker_is_recorded_killed_and_redone_next_time(tmp_pat
     assert sorted(done["tags.activation"]) == ["elu", "relu", "selu", "sigmoid", "tanh"]  # redone, once each
 
 
+@pytest.mark.slow
 def test_an_unreachable_tracking_server_fails_in_one_line_after_retry_s(tmp_path, monkeypatch):
     # Also guards what track.py reads of MLflow's errors (their wording): fails loudly on an upgrade.
     from actlab.pipeline.track import Store, TrackingUnreachable

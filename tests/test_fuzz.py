@@ -58,6 +58,7 @@ def outcome(overrides: list[str], tmp_path) -> str | None:
     return None
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.lists(OVERRIDE, min_size=1, max_size=3))
 def test_random_overrides_end_in_success_or_one_line(tmp_path, overrides):

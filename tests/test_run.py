@@ -114,7 +114,7 @@ def _wait_for_running(db, timeout=120):
     return False
 
 
-@pytest.mark.parametrize("sig,status", [(signal.SIGINT, "KILLED"), (signal.SIGTERM, "KILLED")])
+@pytest.mark.parametrize("sig,status", [(signal.SIGINT, "KILLED"), pytest.param(signal.SIGTERM, "KILLED", marks=pytest.mark.slow)])
 def test_interrupt_or_kill_mid_run_leaves_it_killed_not_running(tmp_path, sig, status):
     db = tmp_path / "mlflow.db"
     process = subprocess.Popen(
@@ -133,6 +133,7 @@ def test_interrupt_or_kill_mid_run_leaves_it_killed_not_running(tmp_path, sig, s
     assert f"interrupted by {cause}: run 'relu · mlp · he_normal · digits · seed 0' was ended as KILLED" in stderr, stderr
 
 
+@pytest.mark.slow
 def test_cli_run_ends_with_the_one_line_summary(tmp_path):
     db = tmp_path / "mlflow.db"
     done = run_cli(*TINY, f"tracking.uri=sqlite:///{db}", f"hydra.run.dir={tmp_path / 'out'}")
@@ -182,6 +183,7 @@ def test_a_job_reusing_an_earlier_jobs_compiled_model_trains_exactly_as_a_fresh_
     assert {k: reused[k] for k in compared} == pytest.approx({k: fresh[k] for k in compared}, rel=1e-6)
 
 
+@pytest.mark.slow
 def test_a_function_of_ones_own_runs_from_a_config_dir_outside_the_project(tmp_path):
     """examples/serf copied elsewhere: its YAML and module, used from another working folder."""
     import shutil

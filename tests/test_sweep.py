@@ -31,6 +31,7 @@ def _children(runs):
     return parents, runs[runs["tags.sweep"] != "true"] if "tags.sweep" in runs else runs
 
 
+@pytest.mark.slow
 def test_joblib_two_workers_eight_jobs_one_store(tmp_path):
     done = _sweep(tmp_path, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
                   "activation=relu,tanh,elu,selu", "seed=0,1")
@@ -138,6 +139,7 @@ def test_one_diverging_job_does_not_stop_the_others(tmp_path):
     assert parents.iloc[0]["status"] == "FAILED"
 
 
+@pytest.mark.slow
 def test_a_job_with_a_bad_value_fails_alone_and_is_named(tmp_path):
     done = _sweep(tmp_path, "model.depth=0,2")
     assert done.returncode == 0
