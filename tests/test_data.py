@@ -110,7 +110,8 @@ def _task_splits(task: str):
     return cfg, load_splits(OmegaConf.to_container(cfg.dataset, resolve=True), as_images=bool(cfg.model.get("images")))
 
 
-@pytest.mark.parametrize("task", TASKS)
+# MNIST-1D is generated on load (~7 s for its full size): its tasks load in the slow run.
+@pytest.mark.parametrize("task", [pytest.param(t, marks=pytest.mark.slow) if t.startswith("mnist1d") else t for t in TASKS])
 def test_every_task_composes_validates_and_loads(task):
     cfg, splits = _task_splits(task)
     assert splits.n_classes >= 2 and min(splits.sizes().values()) > 0
