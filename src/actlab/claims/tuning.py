@@ -61,7 +61,7 @@ class Tune:
         """Refuse a sweep whose compared runs share a seed with the runs that picked their value
         (a command-line `seed=` replaces both grids' seeds); `hint` says how to set them apart."""
         def seeds(jobs: list[list[str]]) -> set[str]:
-            values = {o.split("=", 1)[1] for job in jobs for o in job if o.split("=", 1)[0].lstrip("+~") == "seed"}
+            values = {v for v in (_values(job).get("seed") for job in jobs) if v is not None}
             return {str(int(float(v))) if v.replace(".", "", 1).isdigit() else v for v in values}  # 100.0 is 100
 
         shared = sorted(seeds(tuning_jobs) & seeds(test_jobs), key=lambda v: (len(v), v))
@@ -137,7 +137,7 @@ def beyond(value: float, grid: tuple[str, ...], side: int) -> float:
 
 def _values(job: list[str]) -> dict[str, str]:
     """A job's overrides by plain column name (`+experiment/task=x` -> {"task": "x"})."""
-    return {column_name(o.split("=", 1)[0]): o.split("=", 1)[1] for o in job}
+    return {column_name(o.split("=", 1)[0]): o.split("=", 1)[1] for o in job if "=" in o}  # `~key` deletes: no value
 
 
 def widened(jobs: list[list[str]], selected: pd.DataFrame, tune: Tune) -> list[list[str]]:

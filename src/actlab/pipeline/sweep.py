@@ -264,7 +264,7 @@ def sweep_plan(config: DictConfig) -> tuple[list[str], int | None]:
     basic sweeper will expand them; (the overridden keys, None) for other sweepers."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from actlab.pipeline.config import config_dirs
+    from actlab.pipeline.config import column_name, config_dirs
 
     params = config.hydra.sweeper.get("params") or {}
     texts = [f"{key}={value}" for key, value in params.items()] + list(config.hydra.overrides.task)
@@ -279,7 +279,7 @@ def sweep_plan(config: DictConfig) -> tuple[list[str], int | None]:
         tune = Tune.from_config(config.tune)
         tuning = tune.tuning_params({k: str(v) for k, v in params.items()})
         tuning_jobs = expand([f"{k}={v}" for k, v in tuning.items()] + list(config.hydra.overrides.task), config_dirs(config))
-        on_command_line = any(o.split("=", 1)[0].lstrip("+~") == "seed" for o in config.hydra.overrides.task)
+        on_command_line = "seed" in {column_name(o.split("=", 1)[0]) for o in config.hydra.overrides.task}
         tune.check_apart(tuning_jobs, jobs, f"set the test seeds with \"study.{config.profile}.seeds='…'\", not seed="
                          if on_command_line else f"see study.{config.profile}.seeds and tune_seeds")
         jobs = tuning_jobs + jobs
